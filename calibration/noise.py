@@ -69,7 +69,7 @@ class NoiseModel:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NoiseModel":
+    def from_dict(cls, d: dict) -> NoiseModel:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -87,8 +87,8 @@ REALISTIC = NoiseModel(
     shot_electrons=2e6,
     intensity_sigma=0.005,
     intensity_walk=0.001,
-    voltage_jitter_v=0.002,
-    opd_jitter_nm=0.5,
+    voltage_jitter_v=0.0002,
+    opd_jitter_nm=2.0,
     drift_amplitude_nm=2.0,
     adc_bits=16,
 )

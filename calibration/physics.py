@@ -63,7 +63,7 @@ class DeviceParams:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DeviceParams":
+    def from_dict(cls, d: dict) -> DeviceParams:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

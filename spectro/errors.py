@@ -1,0 +1,14 @@
+"""The exception tree, re-exported for users: ``from spectro.errors import SpectroError``.
+
+    SpectroError(Exception)
+    ├── CalibrationError(ValueError)   unusable calibration matrix or file
+    ├── DataError(ValueError)          malformed interferograms or recordings
+    └── OutputExistsError(FileExistsError)
+
+The classes live in :mod:`calibration.errors`, the lowest layer, so every package can
+raise them without importing upwards.
+"""
+
+from calibration.errors import CalibrationError, DataError, OutputExistsError, SpectroError
+
+__all__ = ["SpectroError", "CalibrationError", "DataError", "OutputExistsError"]
