@@ -13,13 +13,14 @@ With β = α = 0 and no early stop this is exact NNLS — the same solution as
 ``scipy.optimize.nnls`` up to rounding — at a fraction of the per-spectrum cost, because the
 Python overhead is paid once per batch, not once per spectrum.
 
+Finished problems leave the working arrays at once (the state is compacted every iteration),
+so the hot operations run on contiguous arrays rather than gathered copies.
+
 Early stopping (``max_active``, ``residual_target``) turns the same loop into non-negative
 orthogonal matching pursuit, which exploits a few-lines prior harder than NNLS.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,24 +34,24 @@ class Dictionary:
 
     def __init__(self, A: np.ndarray):
         self.A = np.ascontiguousarray(A, dtype=np.float64)  # (m, n)
+        self.AT = np.ascontiguousarray(self.A.T)  # (n, m): rows gathered per passive column
         self.A32 = self.A.astype(np.float32)
-        self.gram = self.A.T @ self.A  # (n, n)
-        self.norm1 = float(np.abs(self.A).sum(axis=0).max())
+        self.gram = self.AT @ self.A  # (n, n)
+        self.colnorm = float(np.sqrt(self.gram.diagonal().max()))
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.A.shape
 
 
-def _solve_passive(gsub: np.ndarray, b: np.ndarray, valid: np.ndarray, beta: float) -> np.ndarray:
-    """Least squares on each problem's passive set.
+def _solve(G: np.ndarray, b: np.ndarray, valid: np.ndarray, beta: float) -> np.ndarray:
+    """Least squares on each problem's passive set, from its Gram matrix.
 
-    gsub: (R, K, K) Gram matrices of the passive columns (entries past the count are stale);
-    b: (R, K) right-hand sides Aᵀy − α of those columns; valid: (R, K) bool.
+    G: (R, K, K) passive Gram matrices (entries past a row's count are stale, and G is
+    overwritten); b: (R, K) Aᵀy − α of the passive columns; valid: (R, K) bool.
     Returns z: (R, K), zero in padded slots.
     """
     R, K = valid.shape
-    G = gsub.copy()
     inv = ~valid
     if inv.any():  # padded slots become identity rows with zero rhs -> z = 0 there
         G[inv] = 0.0
@@ -66,75 +67,121 @@ def _solve_passive(gsub: np.ndarray, b: np.ndarray, valid: np.ndarray, beta: flo
         return np.stack([np.linalg.lstsq(G[r], b[r], rcond=None)[0] for r in range(R)])
 
 
-@dataclass
-class _State:
-    """Lock-step solver state; row r's passive set is idx[r, :count[r]]."""
+class _Batch:
+    """Working state of the unfinished problems; row i of every array is one problem.
 
-    D: Dictionary
-    Y: np.ndarray  # (N, m)
-    C: np.ndarray  # (N, n) Aᵀy − α
-    idx: np.ndarray  # (N, kcap) passive column indices, slots 0..count−1 in use
-    coef: np.ndarray  # (N, kcap) their coefficients
-    gsub: np.ndarray  # (N, kcap, kcap) Gram matrix of each passive set, same slot order
-    count: np.ndarray  # (N,)
-    resid: np.ndarray  # (N, m) y − A x
-    beta: float
+    Problem i's passive set is ``idx[i, :count[i]]`` with coefficients ``coef``, right-hand
+    sides ``rhs`` (Aᵀy − α at those columns) and Gram matrix ``gsub[i, :count, :count]`` in
+    the same slot order.
+    """
 
-    def valid(self, rows: np.ndarray, K: int) -> np.ndarray:
-        return np.arange(K)[None, :] < self.count[rows][:, None]
+    def __init__(self, D: Dictionary, Y: np.ndarray, alpha: np.ndarray, beta: float, kcap: int):
+        N, m = Y.shape
+        self.D, self.beta, self.kcap = D, beta, kcap
+        self.rows = np.arange(N)  # original problem index of each working row
+        self.Y, self.alpha = Y, alpha
+        self.resid = Y.copy()  # y − A x
+        cap = min(kcap, 32)  # slot capacity; grows on demand
+        self.idx = np.zeros((N, cap), dtype=np.intp)
+        self.coef = np.zeros((N, cap))
+        self.rhs = np.zeros((N, cap))
+        self.gsub = np.zeros((N, cap, cap))
+        self.count = np.zeros(N, dtype=np.intp)
 
-    def feasible_solve(self, work: np.ndarray) -> None:
-        """Lawson–Hanson inner loop: LS on the passive sets, stepping back to x ≥ 0."""
-        for _ in range(self.idx.shape[1] + 1):
-            if work.size == 0:
-                return
-            K = int(self.count[work].max())
-            wi = self.idx[work, :K]
-            valid = self.valid(work, K)
-            z = _solve_passive(self.gsub[work, :K, :K], self.C[work[:, None], wi], valid, self.beta)
-            neg = valid & (z <= 0)
-            bad = neg.any(axis=1)
-            self.coef[work[~bad], :K] = z[~bad]
-            wb = work[bad]
-            if wb.size == 0:
-                return
-            xb, zb, vb = self.coef[wb, :K], z[bad], valid[bad]
-            ratio = np.where(neg[bad], xb / np.maximum(xb - zb, 1e-300), np.inf)
-            step = np.clip(ratio.min(axis=1), 0.0, 1.0)
-            xb = xb + step[:, None] * (zb - xb)
-            # Drop every passive coefficient that reached zero; the blocking one always does.
-            drop = vb & ((xb <= 0) | (ratio == step[:, None]))
-            self.coef[wb, :K] = np.where(drop, 0.0, xb)
-            self._remove(wb, drop)
-            work = wb
+    def __len__(self) -> int:
+        return self.rows.size
 
-    def _remove(self, rows: np.ndarray, drop: np.ndarray) -> None:
-        """Remove the flagged slots, moving each row's last slot into the hole (O(K) a drop)."""
-        ar = np.arange(rows.size)
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the working rows where ``mask`` is False (they are finished)."""
+        K = int(self.count.max(initial=0))
+        for name in ("rows", "Y", "alpha", "resid", "idx", "coef", "rhs", "count"):
+            setattr(self, name, getattr(self, name)[mask])
+        self.gsub = self.gsub[mask][:, : self.gsub.shape[1], : self.gsub.shape[2]] if K else self.gsub[mask]
+
+    def _grow(self) -> None:
+        cap = self.idx.shape[1]
+        new = min(self.kcap, 2 * cap)
+        pad = new - cap
+        self.idx = np.pad(self.idx, ((0, 0), (0, pad)))
+        self.coef = np.pad(self.coef, ((0, 0), (0, pad)))
+        self.rhs = np.pad(self.rhs, ((0, 0), (0, pad)))
+        self.gsub = np.pad(self.gsub, ((0, 0), (0, pad), (0, pad)))
+
+    def valid(self, K: int, sub: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return np.arange(K)[None, :] < self.count[sub][:, None]
+
+    def append(self, sub: np.ndarray, j: np.ndarray) -> None:
+        """Add column j[i] to working row sub[i] (one column per row)."""
+        p = self.count[sub]
+        if p.max() >= self.idx.shape[1]:
+            self._grow()
+        K = int(p.max()) + 1
+        self.idx[sub, p] = j
+        self.coef[sub, p] = 0.0
+        self.rhs[sub, p] = np.einsum("rm,rm->r", self.D.AT[j], self.Y[sub]) - self.alpha[sub]
+        gj = self.D.gram[j[:, None], self.idx[sub, :K]]  # (R, K); slots past p are stale, never read
+        self.gsub[sub, p, :K] = gj
+        self.gsub[sub, :K, p] = gj
+        self.count[sub] += 1
+
+    def remove(self, sub: np.ndarray, drop: np.ndarray) -> None:
+        """Remove the flagged slots of working rows ``sub``, moving each row's last slot into
+        the hole (O(K) a removal, no re-sorting)."""
+        ar_all = np.arange(sub.size)
         while True:
             has = drop.any(axis=1)
             if not has.any():
                 return
-            r, a = rows[has], ar[has]
+            r, a = sub[has], ar_all[has]
             q = drop[a].argmax(axis=1)  # first slot to drop
             last = self.count[r] - 1
-            drop[a, q] = False
-            # If the last slot is itself flagged, the move carries its flag into slot q.
-            drop[a, q] = drop[a, last]
+            drop[a, q] = drop[a, last]  # a flagged last slot carries its flag into q
             drop[a, last] = False
-            self.idx[r, q] = self.idx[r, last]
-            self.coef[r, q] = self.coef[r, last]
+            for arr in (self.idx, self.coef, self.rhs):
+                arr[r, q] = arr[r, last]
             self.gsub[r, q, :] = self.gsub[r, last, :]
             self.gsub[r, :, q] = self.gsub[r, :, last]
             self.gsub[r, q, q] = self.gsub[r, last, last]
             self.coef[r, last] = 0.0
             self.count[r] = last
 
-    def update_resid(self, rows: np.ndarray) -> None:
-        K = int(self.count[rows].max(initial=0))
-        cols = self.D.A.T[self.idx[rows, :K]]  # (R, K, m)
-        x = np.where(self.valid(rows, K), self.coef[rows, :K], 0.0)
-        self.resid[rows] = self.Y[rows] - np.einsum("rk,rkm->rm", x, cols)
+    def feasible_solve(self) -> None:
+        """Lawson–Hanson inner loop over every working row: LS on the passive sets, stepping
+        back towards x ≥ 0 where a coefficient turned non-positive."""
+        sub = np.arange(len(self))
+        for _ in range(self.kcap + 1):
+            K = int(self.count[sub].max())
+            valid = self.valid(K, sub)
+            if sub.size == len(self):  # all rows: slices, no gathered copies
+                z = _solve(self.gsub[:, :K, :K].copy(), self.rhs[:, :K], valid, self.beta)
+            else:
+                z = _solve(self.gsub[sub, :K, :K], self.rhs[sub, :K], valid, self.beta)
+            neg = valid & (z <= 0)
+            bad = neg.any(axis=1)
+            self.coef[sub[~bad], :K] = z[~bad]
+            if not bad.any():
+                return
+            sb = sub[bad]
+            xb, zb, vb = self.coef[sb, :K], z[bad], valid[bad]
+            ratio = np.where(neg[bad], xb / np.maximum(xb - zb, 1e-300), np.inf)
+            step = np.clip(ratio.min(axis=1), 0.0, 1.0)
+            xb = xb + step[:, None] * (zb - xb)
+            # Drop every passive coefficient that reached zero; the blocking one always does.
+            drop = vb & ((xb <= 0) | (ratio == step[:, None]))
+            self.coef[sb, :K] = np.where(drop, 0.0, xb)
+            self.remove(sb, drop)
+            sub = sb
+
+    def update_resid(self) -> None:
+        K = int(self.count.max(initial=0))
+        cols = self.D.AT[self.idx[:, :K]]  # (R, K, m)
+        x = np.where(self.valid(K), self.coef[:, :K], 0.0)
+        self.resid = self.Y - np.einsum("rk,rkm->rm", x, cols)
+
+    def write(self, X: np.ndarray, mask: np.ndarray | slice = slice(None)) -> None:
+        rows, idx, coef, count = self.rows[mask], self.idx[mask], self.coef[mask], self.count[mask]
+        r_i, k_i = np.nonzero(np.arange(idx.shape[1])[None, :] < count[:, None])
+        X[rows[r_i], idx[r_i, k_i]] = coef[r_i, k_i]
 
 
 def nnls_batch(
@@ -145,8 +192,6 @@ def nnls_batch(
     alpha: float | np.ndarray = 0.0,
     max_active: int | None = None,
     residual_target: np.ndarray | float | None = None,
-    init: np.ndarray | None = None,
-    kkt_tol: float | None = None,
     max_iter: int | None = None,
 ) -> np.ndarray:
     """Solve many non-negative least-squares problems with one matrix.
@@ -161,8 +206,6 @@ def nnls_batch(
     max_active : stop a problem once its support reaches this size (matching pursuit).
     residual_target : stop a problem once ‖A x − y‖² ≤ this (scalar or (N,)); the
         discrepancy principle when set to the expected noise energy.
-    init : (N, n) feasible starting point (x ≥ 0), e.g. a coarse-grid solution; its support
-        becomes the first passive set. The result does not depend on it, only the work does.
     max_iter : cap on outer iterations (default 3·n).
 
     Returns
@@ -185,88 +228,59 @@ def nnls_batch(
     alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (N,))
     if beta < 0 or np.any(alpha < 0):
         raise ValueError(f"beta and alpha must be >= 0, got beta={beta}, min alpha={alpha.min(initial=0)}")
+    use_alpha = bool(np.any(alpha))
     # Without a ridge at most m columns can be linearly independent; with one, supports past
-    # 2m are never seen with an L1 term and would only cost memory (N × kcap² floats).
+    # 2m are never seen with an L1 term and would only cost memory.
     kcap = min(n, max_active if max_active is not None else (m if beta == 0 else 2 * m))
     max_iter = 3 * n if max_iter is None else max_iter
-    target = None
-    if residual_target is not None:
-        target = np.broadcast_to(np.asarray(residual_target, float), (N,)).copy()
-    colnorm = float(np.sqrt(D.gram.diagonal().max()))
-    if kkt_tol is None:
-        kkt_tol = 10 * max(m, n) * np.finfo(float).eps  # exact: as LAPACK-style NNLS codes
-    tol_rel = kkt_tol * colnorm
+    target = None if residual_target is None else np.broadcast_to(np.asarray(residual_target, float), (N,)).copy()
+    tol_rel = 10 * max(m, n) * np.finfo(float).eps * D.colnorm  # as LAPACK-style NNLS codes
 
-    st = _State(
-        D=D, Y=Y, C=Y @ D.A - alpha[:, None],
-        idx=np.zeros((N, kcap), dtype=np.intp), coef=np.zeros((N, kcap)),
-        gsub=np.zeros((N, kcap, kcap)), count=np.zeros(N, dtype=np.intp),
-        resid=Y.copy(), beta=float(beta),
-    )
-    if init is not None:
-        init = np.asarray(init, float)
-        if init.shape != (N, n) or (init < 0).any():
-            raise ValueError(f"init must be a non-negative ({N}, {n}) array")
-        nz = init > 0
-        st.count[:] = np.minimum(nz.sum(axis=1), kcap)
-        order = np.argsort(~nz, axis=1, kind="stable")[:, :kcap]
-        st.idx[:] = order
-        valid = st.valid(np.arange(N), kcap)
-        st.coef[:] = np.where(valid, np.take_along_axis(init, order, axis=1), 0.0)
-        st.gsub[:] = D.gram[order[:, :, None], order[:, None, :]]
-        st.feasible_solve(np.arange(N))
-        st.update_resid(np.arange(N))
-
-    open_rows = np.arange(N)
+    X = np.zeros((N, n))
+    st = _Batch(D, Y, alpha, float(beta), kcap)
     for _ in range(max_iter):
-        rows = open_rows
-        if rows.size == 0:
+        if len(st) == 0:
             break
-        K = int(st.count[rows].max())
-        r_i, k_i = np.nonzero(st.valid(rows, K))
-        pas_cols = st.idx[rows[r_i], k_i]
-        resid = st.resid[rows]
-        rnorm2 = np.einsum("rm,rm->r", resid, resid)
+        L = len(st)
+        K = int(st.count.max())
+        r_i, k_i = np.nonzero(st.valid(K))
+        pas_cols = st.idx[r_i, k_i]
+        rnorm2 = np.einsum("rm,rm->r", st.resid, st.resid)
         # w = Aᵀ(y − Ax) − βx − α: the descent direction of every free column (βx vanishes
         # off the passive set, and passive columns are masked).
-        w = resid.astype(np.float32) @ D.A32
-        w -= alpha[rows, None]
+        w = st.resid.astype(np.float32) @ D.A32
+        if use_alpha:
+            w -= st.alpha[:, None].astype(np.float32)
         w[r_i, pas_cols] = -np.inf  # passive columns never re-enter
         j = np.argmax(w, axis=1)
-        wmax = w[np.arange(rows.size), j].astype(np.float64)
+        wmax = w[np.arange(L), j].astype(np.float64)
         # Rows that look optimal in float32 get their gradient recomputed in float64 and
         # are judged against a tight tolerance, so the answer is exact NNLS, not a float32 one.
-        check = np.nonzero(wmax <= max(1e-6, kkt_tol) * colnorm * np.sqrt(rnorm2))[0]
+        check = np.flatnonzero(wmax <= 1e-6 * D.colnorm * np.sqrt(rnorm2))
         if check.size:
-            w64 = resid[check] @ D.A - alpha[rows[check], None]
+            w64 = st.resid[check] @ D.A - st.alpha[check, None]
             sel = np.isin(r_i, check)
             w64[np.searchsorted(check, r_i[sel]), pas_cols[sel]] = -np.inf
             j[check] = np.argmax(w64, axis=1)
             wmax[check] = w64[np.arange(check.size), j[check]]
-        finished = (wmax <= tol_rel * np.sqrt(rnorm2)) | (st.count[rows] >= kcap)
+        finished = (wmax <= tol_rel * np.sqrt(rnorm2)) | (st.count >= kcap)
         if target is not None:
-            finished |= rnorm2 <= target[rows]
-        rows, j = rows[~finished], j[~finished]
-        if rows.size == 0:
-            break
-        p = st.count[rows]
-        st.idx[rows, p] = j
-        st.coef[rows, p] = 0.0
-        # Grow each passive Gram matrix by the entering column's row and column.
-        K = int(p.max()) + 1
-        gj = D.gram[j[:, None], st.idx[rows, :K]]  # (R, K); slots past p are stale, never read
-        st.gsub[rows, p, :K] = gj
-        st.gsub[rows, :K, p] = gj
-        st.count[rows] += 1
-        st.feasible_solve(rows)
+            finished |= rnorm2 <= target[st.rows]
+        if finished.any():
+            st.write(X, finished)
+            st.keep(~finished)
+            j = j[~finished]
+            if len(st) == 0:
+                break
+        st.append(np.arange(len(st)), j)
+        st.feasible_solve()
+        st.update_resid()
         # An entering column that the inner loop threw straight out had a gradient at rounding
         # level: that problem is optimal to working precision.
-        K = int(st.count[rows].max(initial=0))
-        entered = ((st.idx[rows, :K] == j[:, None]) & st.valid(rows, K)).any(axis=1)
-        open_rows = rows[entered]
-        st.update_resid(rows)
-
-    X = np.zeros((N, n))
-    r_i, k_i = np.nonzero(st.valid(np.arange(N), kcap))
-    X[r_i, st.idx[r_i, k_i]] = st.coef[r_i, k_i]
+        K = int(st.count.max(initial=0))
+        entered = ((st.idx[:, :K] == j[:, None]) & st.valid(K)).any(axis=1)
+        if not entered.all():
+            st.write(X, ~entered)
+            st.keep(entered)
+    st.write(X)
     return X

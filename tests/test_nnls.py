@@ -53,14 +53,6 @@ def test_kkt_conditions(dictionary, ref_params, rng):
     assert np.all(np.abs(grad[active]) <= 1e-7 * np.broadcast_to(scale, grad.shape)[active])
 
 
-def test_warm_start_gives_the_same_answer(dictionary, ref_params, rng):
-    Y = _few_line_batch(ref_params, 12, rng)
-    X = nnls_batch(dictionary, Y)
-    coarse = np.zeros_like(X)
-    coarse[:, ::4] = nnls_batch(dictionary.A[:, ::4], Y)
-    np.testing.assert_allclose(nnls_batch(dictionary, Y, init=coarse), X, atol=1e-6)
-
-
 def test_early_stops(dictionary, ref_params, rng):
     Y = _few_line_batch(ref_params, 8, rng)
     X = nnls_batch(dictionary, Y, max_active=3)
