@@ -5,16 +5,20 @@ Solves, for every row y of a batch independently,
     minimise ½‖A x − y‖² + ½ β ‖x‖² + α Σ x      subject to  x ≥ 0
 
 with one shared matrix ``A`` (m × n, here 64 voltages × 3001 wavelengths). All problems of a
-batch advance in lock-step: each outer iteration adds, for every unfinished problem, the free
-column with the largest positive gradient to its passive set, then solves the passive-set
-least-squares problems of the whole batch as one padded, batched linear solve, stepping back
-towards feasibility (Lawson & Hanson 1974, ch. 23) wherever a coefficient turned negative.
-With β = α = 0 and no early stop this is exact NNLS — the same solution as
-``scipy.optimize.nnls`` up to rounding — at a fraction of the per-spectrum cost, because the
-Python overhead is paid once per batch, not once per spectrum.
+batch advance in lock-step: each outer iteration computes the gradients of every unfinished
+problem with one float32 BLAS product (on every third column, refined locally — any column
+with a positive gradient may enter), adds each problem's entering column to its passive set
+and runs the Lawson–Hanson inner loop (Lawson & Hanson 1974, ch. 23): least squares on the
+passive set, stepping back towards feasibility wherever a coefficient turned non-positive.
+A problem is finished only when a float64 gradient over every column certifies optimality,
+so with β = α = 0 and no early stop the answer is exact NNLS — the same solution as
+``scipy.optimize.nnls`` up to rounding.
 
-Finished problems leave the working arrays at once (the state is compacted every iteration),
-so the hot operations run on contiguous arrays rather than gathered copies.
+The per-problem bookkeeping (bordered Cholesky updates, Givens downdates on removal,
+residuals) runs in a small optional C extension (``spectro/_ext/lhkernel.c``) when it was
+compiled at install time; otherwise a pure-numpy lock-step path (padded batched solves,
+finished problems compacted out of the working arrays) gives the same answers, about half
+as fast. See docs/benchmarks.md for the speed of each against a scipy loop.
 
 Early stopping (``max_active``, ``residual_target``) turns the same loop into non-negative
 orthogonal matching pursuit, which exploits a few-lines prior harder than NNLS.
@@ -23,6 +27,14 @@ orthogonal matching pursuit, which exploits a few-lines prior harder than NNLS.
 from __future__ import annotations
 
 import numpy as np
+
+try:  # optional compiled bookkeeping (see setup.py); the numpy path gives the same answers
+    from spectro._ext import lhkernel as _kernel
+except ImportError:  # pragma: no cover - depends on the install
+    _kernel = None
+
+BACKENDS = ("auto", "c", "numpy")
+PICK_STRIDE = 3  # gradient on every 3rd column, refined locally (measured fastest of 1–6)
 
 
 class Dictionary:
@@ -36,12 +48,20 @@ class Dictionary:
         self.A = np.ascontiguousarray(A, dtype=np.float64)  # (m, n)
         self.AT = np.ascontiguousarray(self.A.T)  # (n, m): rows gathered per passive column
         self.A32 = self.A.astype(np.float32)
+        self.A32T = np.ascontiguousarray(self.A32.T)  # (n, m)
+        self._coarse: dict[int, np.ndarray] = {}
         self.gram = self.AT @ self.A  # (n, n)
         self.colnorm = float(np.sqrt(self.gram.diagonal().max()))
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.A.shape
+
+    def coarse(self, stride: int) -> np.ndarray:
+        """Every stride-th column of the float32 matrix, contiguous (m, ⌈n/stride⌉)."""
+        if stride not in self._coarse:
+            self._coarse[stride] = np.ascontiguousarray(self.A32[:, ::stride])
+        return self._coarse[stride]
 
 
 def _solve(G: np.ndarray, b: np.ndarray, valid: np.ndarray, beta: float) -> np.ndarray:
@@ -93,10 +113,8 @@ class _Batch:
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the working rows where ``mask`` is False (they are finished)."""
-        K = int(self.count.max(initial=0))
-        for name in ("rows", "Y", "alpha", "resid", "idx", "coef", "rhs", "count"):
+        for name in ("rows", "Y", "alpha", "resid", "idx", "coef", "rhs", "count", "gsub"):
             setattr(self, name, getattr(self, name)[mask])
-        self.gsub = self.gsub[mask][:, : self.gsub.shape[1], : self.gsub.shape[2]] if K else self.gsub[mask]
 
     def _grow(self) -> None:
         cap = self.idx.shape[1]
@@ -193,6 +211,8 @@ def nnls_batch(
     max_active: int | None = None,
     residual_target: np.ndarray | float | None = None,
     max_iter: int | None = None,
+    backend: str = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Solve many non-negative least-squares problems with one matrix.
 
@@ -207,6 +227,10 @@ def nnls_batch(
     residual_target : stop a problem once ‖A x − y‖² ≤ this (scalar or (N,)); the
         discrepancy principle when set to the expected noise energy.
     max_iter : cap on outer iterations (default 3·n).
+    backend : "c" uses the compiled per-problem bookkeeping (lhkernel), "numpy" the pure
+        numpy lock-step path, "auto" the first available. Both give the same solution.
+    out : optional (N, n) float array to write the solution into (it is zeroed first);
+        saves allocating and copying a dense result per batch.
 
     Returns
     -------
@@ -228,7 +252,6 @@ def nnls_batch(
     alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (N,))
     if beta < 0 or np.any(alpha < 0):
         raise ValueError(f"beta and alpha must be >= 0, got beta={beta}, min alpha={alpha.min(initial=0)}")
-    use_alpha = bool(np.any(alpha))
     # Without a ridge at most m columns can be linearly independent; with one, supports past
     # 2m are never seen with an L1 term and would only cost memory.
     kcap = min(n, max_active if max_active is not None else (m if beta == 0 else 2 * m))
@@ -236,36 +259,27 @@ def nnls_batch(
     target = None if residual_target is None else np.broadcast_to(np.asarray(residual_target, float), (N,)).copy()
     tol_rel = 10 * max(m, n) * np.finfo(float).eps * D.colnorm  # as LAPACK-style NNLS codes
 
-    X = np.zeros((N, n))
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if backend == "c" and _kernel is None:
+        raise RuntimeError("the compiled NNLS kernel is not built on this install (reinstall with a C compiler)")
+    if out is None:
+        out = np.zeros((N, n))
+    elif out.shape != (N, n):
+        raise ValueError(f"out must have shape ({N}, {n}), got {out.shape}")
+    else:
+        out[...] = 0.0
+    if backend != "numpy" and _kernel is not None:
+        return _nnls_kernel(D, Y, alpha, float(beta), kcap, target, max_iter, tol_rel, out)
+
+    X = out
     st = _Batch(D, Y, alpha, float(beta), kcap)
     for _ in range(max_iter):
         if len(st) == 0:
             break
-        L = len(st)
         K = int(st.count.max())
-        r_i, k_i = np.nonzero(st.valid(K))
-        pas_cols = st.idx[r_i, k_i]
-        rnorm2 = np.einsum("rm,rm->r", st.resid, st.resid)
-        # w = Aᵀ(y − Ax) − βx − α: the descent direction of every free column (βx vanishes
-        # off the passive set, and passive columns are masked).
-        w = st.resid.astype(np.float32) @ D.A32
-        if use_alpha:
-            w -= st.alpha[:, None].astype(np.float32)
-        w[r_i, pas_cols] = -np.inf  # passive columns never re-enter
-        j = np.argmax(w, axis=1)
-        wmax = w[np.arange(L), j].astype(np.float64)
-        # Rows that look optimal in float32 get their gradient recomputed in float64 and
-        # are judged against a tight tolerance, so the answer is exact NNLS, not a float32 one.
-        check = np.flatnonzero(wmax <= 1e-6 * D.colnorm * np.sqrt(rnorm2))
-        if check.size:
-            w64 = st.resid[check] @ D.A - st.alpha[check, None]
-            sel = np.isin(r_i, check)
-            w64[np.searchsorted(check, r_i[sel]), pas_cols[sel]] = -np.inf
-            j[check] = np.argmax(w64, axis=1)
-            wmax[check] = w64[np.arange(check.size), j[check]]
-        finished = (wmax <= tol_rel * np.sqrt(rnorm2)) | (st.count >= kcap)
-        if target is not None:
-            finished |= rnorm2 <= target[st.rows]
+        tgt = None if target is None else target[st.rows]
+        j, finished = _select(D, st.resid, st.alpha, st.idx[:, :K], st.count, kcap, tol_rel, tgt)
         if finished.any():
             st.write(X, finished)
             st.keep(~finished)
@@ -283,4 +297,92 @@ def nnls_batch(
             st.write(X, ~entered)
             st.keep(entered)
     st.write(X)
+    return X
+
+
+def _gradient_pick(D: Dictionary, resid: np.ndarray, alpha: np.ndarray, idx: np.ndarray, count: np.ndarray, stride: int = 1):
+    """Entering column and its gradient for each problem: float32 BLAS product, passive
+    columns masked. resid (R, m), alpha (R,), idx (R, K), count (R,) → (j, wmax float64).
+
+    With ``stride`` > 1 the gradient is computed on every stride-th column, then refined on
+    the 2·stride − 1 columns around the best one. Any column with a positive gradient is a
+    valid entering column for Lawson–Hanson, so this changes the work, not the answer; a
+    problem that looks optimal is checked on every column in float64 by the caller.
+    """
+    R, K = idx.shape
+    r32 = resid.astype(np.float32)
+    valid = np.arange(K)[None, :] < count[:, None]
+    r_i, k_i = np.nonzero(valid)
+    pas = idx[r_i, k_i]
+    s = stride
+    if s > 1:
+        w = r32 @ D.coarse(s)
+        on = pas % s == 0
+        w[r_i[on], pas[on] // s] = -np.inf
+        centre = np.argmax(w, axis=1) * s
+        cand = np.clip(centre[:, None] + np.arange(1 - s, s)[None, :], 0, D.shape[1] - 1)  # (R, 2s−1)
+        w = np.einsum("rcm,rm->rc", D.A32T[cand], r32)
+        w[((cand[:, :, None] == idx[:, None, :]) & valid[:, None, :]).any(axis=2)] = -np.inf
+    else:
+        w = r32 @ D.A32
+        w[r_i, pas] = -np.inf  # passive columns never re-enter
+    if np.any(alpha):
+        w -= alpha[:, None].astype(np.float32)
+    a = np.argmax(w, axis=1)
+    j = cand[np.arange(R), a] if s > 1 else a
+    return j, w[np.arange(R), a].astype(np.float64)
+
+
+def _select(D: Dictionary, resid, alpha, idx, count, kcap: int, tol_rel: float, target):
+    """Entering column of each open problem, and which problems are finished.
+
+    resid (R, m), alpha (R,), idx (R, K), count (R,), target (R,) or None → (j, finished).
+    A problem that looks optimal in float32 is judged on a float64 gradient over every
+    column against 10·max(m, n)·ε·max‖a_j‖·‖r‖, so the answer is exact NNLS, not a float32
+    approximation of it.
+    """
+    rnorm2 = np.einsum("rm,rm->r", resid, resid)
+    j, wmax = _gradient_pick(D, resid, alpha, idx, count, PICK_STRIDE)
+    check = np.flatnonzero(wmax <= 1e-6 * D.colnorm * np.sqrt(rnorm2))
+    if check.size:
+        w64 = resid[check] @ D.A - alpha[check, None]
+        ri, ki = np.nonzero(np.arange(idx.shape[1])[None, :] < count[check][:, None])
+        w64[ri, idx[check][ri, ki]] = -np.inf
+        j[check] = np.argmax(w64, axis=1)
+        wmax[check] = w64[np.arange(check.size), j[check]]
+    finished = (wmax <= tol_rel * np.sqrt(rnorm2)) | (count >= kcap)
+    if target is not None:
+        finished |= rnorm2 <= target
+    return j, finished
+
+
+def _nnls_kernel(D, Y, alpha, beta, kcap, target, max_iter, tol_rel, X) -> np.ndarray:
+    """The same lock-step Lawson–Hanson loop with the per-problem work in C (lhkernel)."""
+    N = Y.shape[0]
+    AT = np.ascontiguousarray(D.AT)
+    Yc = np.ascontiguousarray(Y)
+    alpha = np.ascontiguousarray(alpha, dtype=np.float64)
+    idx = np.zeros((N, kcap), dtype=np.int64)
+    coef = np.zeros((N, kcap))
+    rhs = np.zeros((N, kcap))
+    chol = np.zeros((N, kcap * (kcap + 1) // 2))  # packed lower-triangular factors
+    count = np.zeros(N, dtype=np.int64)
+    resid = Yc.copy()
+    open_rows = np.arange(N, dtype=np.int64)
+    for _ in range(max_iter):
+        if open_rows.size == 0:
+            break
+        K = int(count[open_rows].max())
+        tgt = None if target is None else target[open_rows]
+        j, finished = _select(D, resid[open_rows], alpha[open_rows], idx[open_rows, :K], count[open_rows], kcap, tol_rel, tgt)
+        open_rows, j = open_rows[~finished], j[~finished].astype(np.int64)
+        if open_rows.size == 0:
+            break
+        status = np.zeros(open_rows.size, dtype=np.int8)
+        _kernel.lh_advance(AT, D.gram, Yc, alpha, idx, coef, rhs, chol, count, resid, open_rows, j, status, beta)
+        # status 0: the entering column was dependent or thrown straight out — optimal to
+        # working precision (as in the numpy path).
+        open_rows = open_rows[status == 1]
+    r_i, k_i = np.nonzero(np.arange(kcap)[None, :] < count[:, None])
+    X[r_i, idx[r_i, k_i]] = coef[r_i, k_i]
     return X

@@ -44,8 +44,8 @@ class NNLS:
     def __init__(self, cal: Calibration):
         self.dictionary = Dictionary(cal.matrix.T)
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
-        return nnls_batch(self.dictionary, Y)
+    def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
+        nnls_batch(self.dictionary, Y, out=out)
 
 
 class Sparse:
@@ -65,9 +65,9 @@ class Sparse:
         z = Y @ self.complement
         return np.mean(z * z, axis=1)
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
+    def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
         target = self.tau * Y.shape[1] * self.noise_variance(Y)
-        return nnls_batch(self.dictionary, Y, residual_target=target, max_active=self.max_lines)
+        nnls_batch(self.dictionary, Y, residual_target=target, max_active=self.max_lines, out=out)
 
 
 class Elastic:
@@ -83,9 +83,9 @@ class Elastic:
         self.dictionary = Dictionary(cal.matrix.T)
         self.l1, self.beta = float(l1), float(l2) * float(self.dictionary.gram.diagonal().max())
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
+    def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
         alpha = self.l1 * np.clip((Y @ self.dictionary.A).max(axis=1), 0.0, None)
-        return nnls_batch(self.dictionary, Y, alpha=alpha, beta=self.beta)
+        nnls_batch(self.dictionary, Y, alpha=alpha, beta=self.beta, out=out)
 
 
 def _gcv_pick(beta_coef: np.ndarray, resid_perp2: np.ndarray, filters: np.ndarray, m: int) -> np.ndarray:
@@ -109,12 +109,12 @@ class Tikhonov:
         self.lams = s2[0] * np.logspace(-14, 0, int(n_lambda))
         self.filters = s2[None, :] / (s2[None, :] + self.lams[:, None])  # (L, k)
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
+    def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
         b = Y @ self.U
         perp = np.maximum(np.einsum("nm,nm->n", Y, Y) - np.einsum("nk,nk->n", b, b), 0.0)
         pick = _gcv_pick(b, perp, self.filters, Y.shape[1])
         gain = self.filters[pick] / self.s[None, :]  # s/(s²+λ)
-        return (b * gain) @ self.Vt
+        out[...] = (b * gain) @ self.Vt
 
 
 class _PSplineBasis:
@@ -155,12 +155,11 @@ class Smooth:
         self.owner = [(bi, i) for bi, b in enumerate(self.bases) for i in range(len(b.mus))]
         self._dicts: dict[int, Dictionary] = {}
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
+    def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
         m = Y.shape[1]
         resid = Y[:, None, :] - np.einsum("lvw,nw->nlv", self.hats, Y)  # (N, L, V)
         dof = m - np.trace(self.hats, axis1=1, axis2=2)
         pick = np.argmin(np.sum(resid**2, axis=2) / dof[None, :] ** 2, axis=1)
-        out = np.zeros((Y.shape[0], self.bases[0].B.shape[0]))
         for p in np.unique(pick):
             bi, i = self.owner[p]
             basis = self.bases[bi]
@@ -169,7 +168,6 @@ class Smooth:
             rows = np.flatnonzero(pick == p)
             y_aug = np.hstack([Y[rows], np.zeros((rows.size, basis.D2.shape[0]))])
             out[rows] = nnls_batch(self._dicts[p], y_aug) @ basis.B.T
-        return out
 
 
 class Pairs:
@@ -191,13 +189,13 @@ class Pairs:
         i, j = np.triu_indices(self.window, k=1)
         self.pi, self.pj = i, j
 
-    def solve(self, Y: np.ndarray) -> np.ndarray:
+    def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
         D = self.nnls.dictionary
-        W, win = D.shape[1], self.window
-        x0 = self.nnls.solve(Y)
+        win = self.window
+        x0 = nnls_batch(D, Y)
         mass = np.cumsum(np.pad(x0, ((0, 0), (1, 0))), axis=1)
         start = np.argmax(mass[:, win:] - mass[:, :-win], axis=1)  # (N,)
-        out = np.zeros((Y.shape[0], W))
+        out[...] = 0.0
         C = Y @ D.A
         pi, pj = self.pi, self.pj
         for r in range(Y.shape[0]):
@@ -220,7 +218,6 @@ class Pairs:
                 out[r, s + pj[best_pair]] = zj[best_pair]
             elif single[best_single] > 0:
                 out[r, s + best_single] = c[best_single] / gd[best_single]
-        return out
 
 
 METHODS: dict[str, type] = {
@@ -275,7 +272,7 @@ class Reconstructor:
         Y = Y.astype(np.float64) - self.calibration.dark[None, :]
         out = np.empty((Y.shape[0], self.calibration.n_wavelengths), dtype=out_dtype)
         for start in range(0, Y.shape[0], CHUNK):
-            out[start:start + CHUNK] = self._impl.solve(Y[start:start + CHUNK])
+            self._impl.solve(Y[start:start + CHUNK], out[start:start + CHUNK])
         return out
 
 

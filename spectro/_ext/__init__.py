@@ -1,0 +1,1 @@
+"""Optional compiled helpers. Each has a pure-numpy fallback; nothing requires a compiler."""
