@@ -13,6 +13,7 @@ from calibration import reference, sources
 from calibration.fileio import check_output
 from calibration.noise import NoiseModel
 from spectro.metrics import local_maxima, relative_l2, two_line_resolution
+from spectro.nnls import active_backend
 from spectro.pipeline import reconstruct_file, simulate_recording
 from spectro.reconstruct import Reconstructor
 from spectro.recording import RecordingReader
@@ -58,7 +59,7 @@ def run_demo(out_dir: str | Path, *, snr: float = 30.0, sweeps: int = 200, overw
     simulate_recording(rec_path, params, truth, count=sweeps, noise=NoiseModel(white_snr_db=snr), seed=seed, lines_nm=lines_nm, overwrite=overwrite)
     echo(f"simulated {sweeps} sweeps of {len(lines_nm)} lines at {snr:g} dB → {rec_path}")
     summary = reconstruct_file(rec_path, spec_path, cal, overwrite=overwrite)
-    echo(f"reconstructed with {summary.method} → {spec_path} ({summary.rate:.0f} sweeps/s)")
+    echo(f"reconstructed with {summary.method} → {spec_path} ({summary.rate:.0f} sweeps/s, solver backend: {active_backend()})")
 
     with RecordingReader(spec_path) as rec:
         spectra = rec._f["entry/spectra/spectrum"][()].astype(np.float64)

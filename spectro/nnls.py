@@ -26,6 +26,8 @@ orthogonal matching pursuit, which exploits a few-lines prior harder than NNLS.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 try:  # optional compiled bookkeeping (see setup.py); the numpy path gives the same answers
@@ -34,14 +36,18 @@ except ImportError:  # pragma: no cover - depends on the install
     _kernel = None
 
 BACKENDS = ("auto", "c", "numpy")
+
+
+def active_backend() -> str:
+    """What ``backend="auto"`` uses on this install: "c" or "numpy"."""
+    return "c" if _kernel is not None else "numpy"
+
 PICK_STRIDE = 3  # gradient on every 3rd column, refined locally (measured fastest of 1–6)
 
 
 class Dictionary:
-    """A matrix prepared for repeated batched solves: float32 copy for gradients, Gram matrix.
-
-    Building it costs one n×n Gram product (0.6 GFlop for 64 × 3001); hold on to it when
-    reconstructing many batches with the same calibration.
+    """A matrix prepared for repeated batched solves: float32 copies for gradients, and the
+    Gram matrix on demand. Hold on to it when reconstructing many batches with one calibration.
     """
 
     def __init__(self, A: np.ndarray):
@@ -50,8 +56,13 @@ class Dictionary:
         self.A32 = self.A.astype(np.float32)
         self.A32T = np.ascontiguousarray(self.A32.T)  # (n, m)
         self._coarse: dict[int, np.ndarray] = {}
-        self.gram = self.AT @ self.A  # (n, n)
-        self.colnorm = float(np.sqrt(self.gram.diagonal().max()))
+        self.colnorm = float(np.sqrt(np.max(np.einsum("mn,mn->n", self.A, self.A))))
+
+    @functools.cached_property
+    def gram(self) -> np.ndarray:
+        """AᵀA (n, n), built on first use (72 MB for 3001 columns): the numpy path and the
+        pair search need it, the C kernel does not."""
+        return self.AT @ self.A
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -379,7 +390,7 @@ def _nnls_kernel(D, Y, alpha, beta, kcap, target, max_iter, tol_rel, X) -> np.nd
         if open_rows.size == 0:
             break
         status = np.zeros(open_rows.size, dtype=np.int8)
-        _kernel.lh_advance(AT, D.gram, Yc, alpha, idx, coef, rhs, chol, count, resid, open_rows, j, status, beta)
+        _kernel.lh_advance(AT, Yc, alpha, idx, coef, rhs, chol, count, resid, open_rows, j, status, beta)
         # status 0: the entering column was dependent or thrown straight out — optimal to
         # working precision (as in the numpy path).
         open_rows = open_rows[status == 1]

@@ -81,7 +81,7 @@ class Elastic:
         if l1 < 0 or l2 < 0:
             raise ValueError(f"l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
         self.dictionary = Dictionary(cal.matrix.T)
-        self.l1, self.beta = float(l1), float(l2) * float(self.dictionary.gram.diagonal().max())
+        self.l1, self.beta = float(l1), float(l2) * self.dictionary.colnorm**2
 
     def solve(self, Y: np.ndarray, out: np.ndarray) -> None:
         alpha = self.l1 * np.clip((Y @ self.dictionary.A).max(axis=1), 0.0, None)

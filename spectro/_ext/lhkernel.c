@@ -22,7 +22,6 @@
 
 typedef struct {
     const double *AT;   /* (n, m) dictionary columns as rows */
-    const double *gram; /* (n, n) */
     const double *Y;    /* (N, m) */
     const double *alpha;/* (N,) */
     long long *idx;     /* (N, kcap) */
@@ -164,7 +163,7 @@ static void update_resid(State *s, Py_ssize_t r) {
     }
 }
 
-#define NBUF 13
+#define NBUF 12
 
 static PyObject *lh_advance(PyObject *self, PyObject *args) {
     PyObject *objs[NBUF];
@@ -172,22 +171,22 @@ static PyObject *lh_advance(PyObject *self, PyObject *args) {
     Py_buffer buf[NBUF];
     int got = 0;
     PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOd", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5],
-                          &objs[6], &objs[7], &objs[8], &objs[9], &objs[10], &objs[11], &objs[12], &beta))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOd", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5],
+                          &objs[6], &objs[7], &objs[8], &objs[9], &objs[10], &objs[11], &beta))
         return NULL;
     for (got = 0; got < NBUF; got++) {
-        int flags = (got == 0 || got == 1 || got == 2 || got == 3 || got == 10 || got == 11) ? PyBUF_C_CONTIGUOUS : (PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE);
+        int flags = (got <= 2 || got == 9 || got == 10) ? PyBUF_C_CONTIGUOUS : (PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE);
         if (PyObject_GetBuffer(objs[got], &buf[got], flags | PyBUF_FORMAT) < 0) goto done;
     }
-    /* order: AT gram Y alpha idx coef rhs chol count resid rows j status */
+    /* order: AT Y alpha idx coef rhs chol count resid rows j status */
     State s;
-    s.AT = buf[0].buf; s.gram = buf[1].buf; s.Y = buf[2].buf; s.alpha = buf[3].buf;
-    s.idx = buf[4].buf; s.coef = buf[5].buf; s.rhs = buf[6].buf; s.chol = buf[7].buf;
-    s.count = buf[8].buf; s.resid = buf[9].buf;
-    s.m = buf[2].shape[1]; s.n = buf[0].shape[0]; s.kcap = buf[4].shape[1]; s.beta = beta;
-    const long long *rows = buf[10].buf, *jj = buf[11].buf;
-    signed char *status = buf[12].buf;
-    Py_ssize_t R = buf[10].shape[0];
+    s.AT = buf[0].buf; s.Y = buf[1].buf; s.alpha = buf[2].buf;
+    s.idx = buf[3].buf; s.coef = buf[4].buf; s.rhs = buf[5].buf; s.chol = buf[6].buf;
+    s.count = buf[7].buf; s.resid = buf[8].buf;
+    s.m = buf[1].shape[1]; s.n = buf[0].shape[0]; s.kcap = buf[3].shape[1]; s.beta = beta;
+    const long long *rows = buf[9].buf, *jj = buf[10].buf;
+    signed char *status = buf[11].buf;
+    Py_ssize_t R = buf[9].shape[0];
     double z[512];
     if (s.kcap > 512) { PyErr_SetString(PyExc_ValueError, "kcap > 512 not supported"); goto done; }
     Py_BEGIN_ALLOW_THREADS
