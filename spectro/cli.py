@@ -1,7 +1,8 @@
 """The ``spectro`` command line: thin wrappers over library calls.
 
 Exit codes: 0 ok · 1 error (output exists, I/O) · 2 usage (bad arguments, unknown method or
-option) · 3 data (bad calibration, recording or sweep file) · 130 interrupted (Ctrl-C).
+option) · 3 data (bad calibration, recording or sweep file) · 4 device (port missing or busy,
+device silent or failing) · 130 interrupted (Ctrl-C).
 Diagnostics go to stderr as one line; ``--debug`` adds the traceback.
 """
 
@@ -15,7 +16,7 @@ import traceback
 
 from calibration.errors import CalibrationError, DataError, SpectroError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATA, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATA, EXIT_DEVICE, EXIT_INTERRUPT = 0, 1, 2, 3, 4, 130
 
 
 class UsageError(SpectroError, ValueError):
@@ -120,6 +121,46 @@ def cmd_resolution(args) -> int:
     return EXIT_OK
 
 
+def cmd_emulate(args) -> int:
+    import signal
+    import threading
+
+    from calibration import sources
+    from calibration.physics import device_from_seed
+    from firmware_bridge.emulator import EmulatedDevice, EmulatorConfig
+    from firmware_bridge.serve import Faults, PtyTransport, SerialTransport, TcpTransport, serve
+
+    params = device_from_seed(args.device_seed)
+    spectrum, _ = sources.parse_source(args.source, params.wavelengths_nm())
+    device = EmulatedDevice(params, spectrum, _noise(args), EmulatorConfig(seed=args.seed))
+    if args.rate <= 0:
+        raise UsageError(f"--rate must be > 0 sweeps/s, got {args.rate:g}")
+    faults = Faults(
+        bit_error_rate=args.bit_error_rate, drop_rate=args.drop_rate, stall_after=args.stall_after, stall_seconds=args.stall_seconds,
+        disconnect_after=args.disconnect_after, reconnect_delay=args.reconnect_delay,
+    )
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise UsageError(f"--tcp expects HOST:PORT, got {args.tcp!r}")
+        transport = TcpTransport(host, int(port))
+    elif args.port:
+        transport = SerialTransport(args.port)
+    else:
+        transport = PtyTransport(link=args.link)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"emulated device {device.config.serial} (device seed {args.device_seed}, noise seed {args.seed}) on {transport.path}", flush=True)
+    try:
+        produced = serve(device, transport, rate_hz=args.rate, count=args.count, faults=faults, stop=stop)
+    except KeyboardInterrupt:
+        produced = device.sequence
+    finally:
+        transport.close()
+    print(f"emulator stopped after {produced} sweeps", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from spectro.demo import run_demo
 
@@ -178,6 +219,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     q.set_defaults(func=cmd_resolution)
 
+    e = sub.add_parser("emulate", help="run the emulated spectrometer on a pseudo-terminal, a serial port or TCP")
+    where = e.add_mutually_exclusive_group()
+    where.add_argument("--pty", action="store_true", help="create a pseudo-terminal and print its path (the default)")
+    where.add_argument("--port", metavar="PATH", help="serve an existing serial device path (e.g. one end of a socat pair)")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="serve a TCP socket (clients use socket://HOST:PORT)")
+    e.add_argument("--link", metavar="PATH", help="with --pty: keep a stable symlink to the current pty (survives --disconnect-after)")
+    e.add_argument("--source", default="lines:1530,1531.2,1565.5@0.7,1600", help="lines:NM[@AMP],... | lamp | led:CENTER,FWHM | absorption | file:PATH")
+    e.add_argument("--snr", type=float, default=35.0, help="white-noise SNR in dB")
+    e.add_argument("--noise", choices=["white", "realistic"], default="white")
+    e.add_argument("--seed", type=int, default=0, help="noise seed: sweep n is the same for a given seed, whatever the link does")
+    e.add_argument("--device-seed", type=int, default=0, help="simulated device (0 = reference)")
+    e.add_argument("--count", type=int, help="stop after N sweeps")
+    e.add_argument("--rate", type=float, default=100.0, help="sweeps per second while streaming")
+    e.add_argument("--bit-error-rate", type=float, default=0.0, help="flip each transmitted bit with this probability")
+    e.add_argument("--drop-rate", type=float, default=0.0, help="drop each transmitted byte with this probability")
+    e.add_argument("--stall-after", type=int, help="go silent after N sweeps ...")
+    e.add_argument("--stall-seconds", type=float, default=3.0, help="... for this long")
+    e.add_argument("--disconnect-after", type=int, help="unplug the port after N sweeps ...")
+    e.add_argument("--reconnect-delay", type=float, default=1.0, help="... and plug it back after this long")
+    e.set_defaults(func=cmd_emulate)
+
     d = sub.add_parser("demo", help="simulate, reconstruct, summarise and plot: the end-to-end demo")
     d.add_argument("--out-dir", default="spectro-demo", help="folder for the demo's files")
     d.add_argument("--snr", type=float, default=30.0)
@@ -205,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _exit_code(exc: BaseException) -> int:
+    from firmware_bridge.errors import DeviceError
+
+    if isinstance(exc, DeviceError):
+        return EXIT_DEVICE
     if isinstance(exc, (CalibrationError, DataError)):
         return EXIT_DATA
     if isinstance(exc, (UsageError, ValueError, TypeError)):
