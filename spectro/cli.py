@@ -17,6 +17,8 @@ import traceback
 from calibration.errors import CalibrationError, DataError, SpectroError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DATA, EXIT_DEVICE, EXIT_INTERRUPT = 0, 1, 2, 3, 4, 130
+#: Four lines, one close pair; total power 1.4 keeps the emulated 16-bit ADC (full scale 2.0) off its rail.
+DEFAULT_SOURCE = "lines:1530@0.4,1531.2@0.3,1565.5@0.3,1600@0.4"
 
 
 class UsageError(SpectroError, ValueError):
@@ -200,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_reconstruct)
 
     s = sub.add_parser("simulate", help="simulate a recording of a source through the physics model")
-    s.add_argument("--source", default="lines:1530,1531.2,1565.5@0.7,1600", help="lines:NM[@AMP],... | lamp | led:CENTER,FWHM | absorption | file:PATH")
+    s.add_argument("--source", default=DEFAULT_SOURCE, help="lines:NM[@AMP],... | lamp | led:CENTER,FWHM | absorption | file:PATH")
     s.add_argument("--count", type=int, default=100, help="number of sweeps")
     s.add_argument("--snr", type=float, default=30.0, help="white-noise SNR in dB (paper's definition)")
     s.add_argument("--noise", choices=["white", "realistic"], default="white", help="add the physics model's structured noise terms too")
@@ -225,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--port", metavar="PATH", help="serve an existing serial device path (e.g. one end of a socat pair)")
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve a TCP socket (clients use socket://HOST:PORT)")
     e.add_argument("--link", metavar="PATH", help="with --pty: keep a stable symlink to the current pty (survives --disconnect-after)")
-    e.add_argument("--source", default="lines:1530,1531.2,1565.5@0.7,1600", help="lines:NM[@AMP],... | lamp | led:CENTER,FWHM | absorption | file:PATH")
+    e.add_argument("--source", default=DEFAULT_SOURCE, help="lines:NM[@AMP],... | lamp | led:CENTER,FWHM | absorption | file:PATH")
     e.add_argument("--snr", type=float, default=35.0, help="white-noise SNR in dB")
     e.add_argument("--noise", choices=["white", "realistic"], default="white")
     e.add_argument("--seed", type=int, default=0, help="noise seed: sweep n is the same for a given seed, whatever the link does")
