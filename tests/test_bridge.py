@@ -203,3 +203,14 @@ def test_spectro_emulate_command(where):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_spy_url_dumps_the_traffic(tmp_path):
+    tr = PtyTransport()
+    log = tmp_path / "spy.txt"
+    with served(tr, rate=200.0):
+        with DeviceClient(f"spy://{tr.path}?file={log}") as client:
+            recs = list(client.sweeps(count=5))
+    assert len(recs) == 5
+    dump = log.read_text()
+    assert "TX" in dump and "04 01 01 01 01 01 05 D3" in dump  # pyserial's hex dump: our IDENTIFY_REQ
