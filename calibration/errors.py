@@ -22,3 +22,7 @@ class DataError(SpectroError, ValueError):
 
 class OutputExistsError(SpectroError, FileExistsError):
     """An output file exists and overwriting was not asked for."""
+
+
+class ModelFormatError(SpectroError, ValueError):
+    """A model checkpoint or exported model is malformed, tampered with, or for another device."""

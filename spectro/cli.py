@@ -163,6 +163,29 @@ def cmd_emulate(args) -> int:
     return EXIT_OK
 
 
+def cmd_train(args) -> int:
+    try:  # training needs the [train] extra; the runtime never imports it
+        import torch
+
+        from training.dataset import DatasetConfig
+        from training.models import CAEConfig
+        from training.train import TrainConfig, train
+    except ImportError as exc:
+        raise UsageError(f"spectro train needs PyTorch: pip install torch==2.13.0 -e '.[train]' ({exc})") from None
+    from calibration.noise import REALISTIC
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cal = _load_calibration(args.calibration)
+    data = DatasetConfig(per_k=args.per_k, snrs_db=tuple(args.snr), random_amplitudes=args.random_amplitudes, seed=args.seed)
+    train(
+        cal, args.out, model_config=CAEConfig(channels=args.channels, global_hidden=args.global_hidden),
+        data_config=data, train_config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, patience=args.patience),
+        noise_model=REALISTIC if args.noise == "realistic" else None, overwrite=args.overwrite,
+    )
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from spectro.demo import run_demo
 
@@ -241,6 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--disconnect-after", type=int, help="unplug the port after N sweeps ...")
     e.add_argument("--reconnect-delay", type=float, default=1.0, help="... and plug it back after this long")
     e.set_defaults(func=cmd_emulate)
+
+    t = sub.add_parser("train", help="train the noise-predicting CAE for a calibration (needs the [train] extra)")
+    t.add_argument("--calibration", help="calibration file (default: the shipped reference device)")
+    t.add_argument("--out", required=True, help="checkpoint folder to create")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint folder")
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--per-k", type=int, default=10_000, help="samples per line count (the paper: 10,000 × {2, 3, 4})")
+    t.add_argument("--snr", type=float, nargs="+", default=[30.0, 36.0], help="training SNRs in dB (the paper: 30 36)")
+    t.add_argument("--noise", choices=["white", "realistic"], default="white", help="add the physics model's structured noise")
+    t.add_argument("--random-amplitudes", action="store_true", help="line amplitudes U(0.5, 1) instead of 1")
+    t.add_argument("--channels", type=int, default=16)
+    t.add_argument("--global-hidden", type=int, default=128)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--patience", type=int, default=6)
+    t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="simulate, reconstruct, summarise and plot: the end-to-end demo")
     d.add_argument("--out-dir", default="spectro-demo", help="folder for the demo's files")

@@ -1,0 +1,88 @@
+"""The noise-predicting convolutional autoencoder (the paper's CAE), one config + one module.
+
+Contract (stored with every checkpoint and embedded in exported models):
+
+    scale = sqrt(mean(x²))                 per interferogram (the paper's SNR uses Σ x²)
+    ê     = net(x / scale) · scale / noise_gain
+    denoised = x − ê
+
+``noise_gain`` rescales the target so the network works with O(1) numbers: at 30 dB the
+noise is ~3 % of the RMS, so the network predicts noise · noise_gain / scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class CAEConfig:
+    length: int = 64  # voltage steps
+    channels: int = 16  # width of the first stage; doubles at each downsampling
+    depth: int = 2  # downsampling stages (length must be divisible by 2**depth)
+    kernel_size: int = 5
+    global_hidden: int = 128  # width of the fully connected stage at the bottleneck (0: none)
+    noise_gain: float = 32.0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CAEConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown CAE config key(s) {unknown}; valid: {sorted(names)}")
+        cfg = cls(**d)
+        if cfg.length % (2**cfg.depth):
+            raise ValueError(f"length {cfg.length} is not divisible by 2**depth = {2**cfg.depth}")
+        return cfg
+
+
+def _block(cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(cin, cout, k, padding=k // 2), nn.GELU(), nn.Conv1d(cout, cout, k, padding=k // 2), nn.GELU())
+
+
+class NoiseCAE(nn.Module):
+    """U-Net-style 1-D encoder–decoder with a global fully connected stage; predicts noise.
+
+    forward(x: (B, L) raw interferograms) → (B, L) predicted noise, in the units of x.
+    """
+
+    def __init__(self, config: CAEConfig):
+        super().__init__()
+        self.config = config
+        c, k, L = config.channels, config.kernel_size, config.length
+        widths = [c * 2**i for i in range(config.depth + 1)]
+        self.inp = _block(1, widths[0], k)
+        self.down = nn.ModuleList(nn.Sequential(nn.Conv1d(widths[i], widths[i + 1], 4, stride=2, padding=1), nn.GELU(), _block(widths[i + 1], widths[i + 1], k)) for i in range(config.depth))
+        flat = widths[-1] * (L // 2**config.depth)
+        self.glob = nn.Sequential(nn.Flatten(), nn.Linear(flat, config.global_hidden), nn.GELU(), nn.Linear(config.global_hidden, flat)) if config.global_hidden else None
+        # Upsampling by repetition + convolution (no ConvTranspose: simpler to export and quantise).
+        self.up = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv1d(widths[i + 1], widths[i], k, padding=k // 2), nn.GELU()) for i in reversed(range(config.depth)))
+        self.merge = nn.ModuleList(_block(2 * widths[i], widths[i], k) for i in reversed(range(config.depth)))
+        self.out = nn.Conv1d(widths[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = torch.sqrt(torch.mean(x * x, dim=1, keepdim=True)).clamp_min(1e-12)  # (B, 1)
+        h = self.inp((x / scale).unsqueeze(1))  # (B, C, L)
+        skips = [h]
+        for down in self.down:
+            h = down(h)  # (B, 2C, L/2) …
+            skips.append(h)
+        if self.glob is not None:
+            h = h + self.glob(h).view_as(h)
+        for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1])):
+            h = merge(torch.cat([up(h), skip], dim=1))
+        return self.out(h).squeeze(1) * scale / self.config.noise_gain  # (B, L)
+
+    def denoise(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self(x)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
