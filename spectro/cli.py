@@ -179,10 +179,36 @@ def cmd_train(args) -> int:
     cal = _load_calibration(args.calibration)
     data = DatasetConfig(per_k=args.per_k, snrs_db=tuple(args.snr), random_amplitudes=args.random_amplitudes, seed=args.seed)
     train(
-        cal, args.out, model_config=CAEConfig(channels=args.channels, global_hidden=args.global_hidden),
+        cal, args.out, model_config=CAEConfig(channels=args.channels, global_hidden=args.global_hidden, window_rank=args.window_rank),
         data_config=data, train_config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, patience=args.patience),
         noise_model=REALISTIC if args.noise == "realistic" else None, overwrite=args.overwrite,
     )
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    try:
+        from training import checkpoint, evaluate
+    except ImportError as exc:
+        raise UsageError(f"spectro evaluate needs PyTorch and PyWavelets: pip install torch==2.13.0 -e '.[train]' ({exc})") from None
+    from calibration.fileio import atomic_output, check_output
+
+    for path in (args.out, args.png):
+        check_output(path, args.overwrite)
+    cal = _load_calibration(args.calibration)
+    model, meta = checkpoint.load(args.model, calibration_id=cal.calibration_id, force=args.force)
+    baselines = evaluate.tuned_baselines(cal)
+    denoisers = {name: d for name, (d, _, _) in baselines.items()}
+    denoisers["CAE"] = evaluate.torch_denoiser(model)
+    notes = {name: ", ".join(f"{k}={v}" for k, v in p.items()) for name, (_, p, _) in baselines.items()}
+    results = evaluate.evaluate(cal, denoisers, trials=args.trials, log=lambda s: print(s, file=sys.stderr))
+    text = (f"# Denoiser evaluation\n\ncalibration {cal.calibration_id} ({cal.device}); model {args.model} "
+            f"(trained {meta.get('created', '?')}, SNRs {meta.get('training_snrs_db')}); {args.trials} trials per separation\n\n"
+            + evaluate.markdown(results, notes))
+    with atomic_output(args.out, args.overwrite) as tmp:
+        tmp.write_text(text)
+    evaluate.figure(results, args.png)
+    print(text)
     return EXIT_OK
 
 
@@ -277,11 +303,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--random-amplitudes", action="store_true", help="line amplitudes U(0.5, 1) instead of 1")
     t.add_argument("--channels", type=int, default=16)
     t.add_argument("--global-hidden", type=int, default=128)
+    t.add_argument("--window-rank", type=int, default=7, help="rank of the calibration-window projection fed to the network (0: plain CAE)")
     t.add_argument("--batch-size", type=int, default=256)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--patience", type=int, default=6)
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     t.set_defaults(func=cmd_train)
+
+    v = sub.add_parser("evaluate", help="compare the CAE with classical denoisers and the resolution bound (needs the [train] extra)")
+    v.add_argument("--calibration", help="simulated calibration file (default: the shipped reference device)")
+    v.add_argument("--model", required=True, help="checkpoint folder from spectro train")
+    v.add_argument("--out", default="evaluation.md", help="Markdown report")
+    v.add_argument("--png", default="evaluation.png", help="figure")
+    v.add_argument("--trials", type=int, default=32, help="two-line trials per separation")
+    v.add_argument("--force", action="store_true", help="use a model trained for another calibration")
+    v.add_argument("--overwrite", action="store_true")
+    v.set_defaults(func=cmd_evaluate)
 
     d = sub.add_parser("demo", help="simulate, reconstruct, summarise and plot: the end-to-end demo")
     d.add_argument("--out-dir", default="spectro-demo", help="folder for the demo's files")

@@ -15,7 +15,8 @@ from training.dataset import WINDOW, DatasetConfig, synthesize  # noqa: E402
 from training.models import CAEConfig, NoiseCAE  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
 
-TINY = CAEConfig(channels=4, depth=2, global_hidden=16)
+TINY = CAEConfig(channels=4, depth=2, global_hidden=16, window_rank=0)
+HYBRID = CAEConfig(channels=4, depth=2, global_hidden=16, window_rank=3, window_stride=50)
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,18 @@ def test_cli_train_refuses_existing_folder(tmp_path, capsys):
     (tmp_path / "ck").mkdir()
     assert main(["train", "--out", str(tmp_path / "ck"), "--epochs", "1", "--per-k", "10"]) == 1
     assert "exists" in capsys.readouterr().err
+
+
+def test_hybrid_cae_projection_and_checkpoint(cal, tmp_path):
+    torch.manual_seed(2)
+    m = NoiseCAE(HYBRID)
+    m.set_calibration(cal.matrix, cal.dark)
+    clean = torch.from_numpy(synthesize(cal, DatasetConfig(per_k=20, snrs_db=(30.0,), seed=4)).clean)
+    p = m.project(clean)
+    assert p.shape == clean.shape and torch.all(torch.isfinite(p))
+    x = clean[:3] + 0.01
+    ck = checkpoint.save(m.eval(), {"calibration_id": cal.calibration_id}, tmp_path / "h")
+    loaded, _ = checkpoint.load(ck)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), m(x), rtol=0, atol=0)  # the window bases travel with the weights
+        torch.testing.assert_close(loaded.bases, m.bases)

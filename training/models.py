@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+WINDOW = 101  # rows of a calibration window (the paper's Q padding + 1)
+
 
 @dataclass(frozen=True)
 class CAEConfig:
@@ -27,6 +29,9 @@ class CAEConfig:
     kernel_size: int = 5
     global_hidden: int = 128  # width of the fully connected stage at the bottleneck (0: none)
     noise_gain: float = 32.0
+    window_rank: int = 7  # > 0: also see the projection onto the best calibration window (model-based feature); 0: plain CAE
+    window_stride: int = 4  # candidate windows start every this many rows
+    n_wavelengths: int = 3001  # calibration rows (sizes the window bases; set from the calibration)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -58,7 +63,7 @@ class NoiseCAE(nn.Module):
         self.config = config
         c, k, L = config.channels, config.kernel_size, config.length
         widths = [c * 2**i for i in range(config.depth + 1)]
-        self.inp = _block(1, widths[0], k)
+        self.inp = _block(2 if config.window_rank else 1, widths[0], k)
         self.down = nn.ModuleList(nn.Sequential(nn.Conv1d(widths[i], widths[i + 1], 4, stride=2, padding=1), nn.GELU(), _block(widths[i + 1], widths[i + 1], k)) for i in range(config.depth))
         flat = widths[-1] * (L // 2**config.depth)
         self.glob = nn.Sequential(nn.Flatten(), nn.Linear(flat, config.global_hidden), nn.GELU(), nn.Linear(config.global_hidden, flat)) if config.global_hidden else None
@@ -66,10 +71,43 @@ class NoiseCAE(nn.Module):
         self.up = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv1d(widths[i + 1], widths[i], k, padding=k // 2), nn.GELU()) for i in reversed(range(config.depth)))
         self.merge = nn.ModuleList(_block(2 * widths[i], widths[i], k) for i in reversed(range(config.depth)))
         self.out = nn.Conv1d(widths[0], 1, 1)
+        if config.window_rank:
+            n_win = len(range(0, config.n_wavelengths - WINDOW + 1, config.window_stride))
+            # Orthonormal bases (rows) of each candidate window of calibration rows, and the
+            # dark level; filled by set_calibration(), saved with the weights.
+            self.register_buffer("bases", torch.zeros(n_win, config.window_rank, L))
+            self.register_buffer("dark", torch.zeros(L))
+
+    @torch.no_grad()
+    def set_calibration(self, matrix, dark) -> None:
+        """Fill the window bases from a calibration matrix (W, L) and dark level (L,)."""
+        import numpy as np
+
+        P = np.asarray(matrix, np.float64)
+        cfg = self.config
+        starts = range(0, cfg.n_wavelengths - WINDOW + 1, cfg.window_stride)
+        bases = np.stack([np.linalg.svd(P[s:s + WINDOW], full_matrices=False)[2][: cfg.window_rank] for s in starts])
+        self.bases.copy_(torch.from_numpy(bases))
+        self.dark.copy_(torch.from_numpy(np.asarray(dark, np.float64)))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Projection of x − dark onto the window subspace that captures most of it, + dark."""
+        z = x - self.dark
+        coef = torch.einsum("srl,bl->bsr", self.bases, z)  # (B, S, r)
+        best = torch.argmax((coef * coef).sum(dim=2), dim=1)  # (B,)
+        basis = self.bases[best]  # (B, r, L)
+        return torch.einsum("brl,br->bl", basis, torch.einsum("brl,bl->br", basis, z)) + self.dark
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = torch.sqrt(torch.mean(x * x, dim=1, keepdim=True)).clamp_min(1e-12)  # (B, 1)
-        h = self.inp((x / scale).unsqueeze(1))  # (B, C, L)
+        if self.config.window_rank:
+            p = self.project(x)
+            # The network corrects the projection's noise estimate x − p.
+            h = self.inp(torch.stack([x / scale, (x - p) * self.config.noise_gain / scale], dim=1))  # (B, 2, L)
+            base = x - p
+        else:
+            h = self.inp((x / scale).unsqueeze(1))  # (B, C, L)
+            base = None
         skips = [h]
         for down in self.down:
             h = down(h)  # (B, 2C, L/2) …
@@ -78,7 +116,8 @@ class NoiseCAE(nn.Module):
             h = h + self.glob(h).view_as(h)
         for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1])):
             h = merge(torch.cat([up(h), skip], dim=1))
-        return self.out(h).squeeze(1) * scale / self.config.noise_gain  # (B, L)
+        noise = self.out(h).squeeze(1) * scale / self.config.noise_gain  # (B, L)
+        return noise if base is None else base + noise
 
     def denoise(self, x: torch.Tensor) -> torch.Tensor:
         return x - self(x)
