@@ -197,13 +197,17 @@ def cmd_evaluate(args) -> int:
         check_output(path, args.overwrite)
     cal = _load_calibration(args.calibration)
     model, meta = checkpoint.load(args.model, calibration_id=cal.calibration_id, force=args.force)
-    baselines = evaluate.tuned_baselines(cal)
+    from calibration.noise import REALISTIC
+
+    noise = REALISTIC if args.noise == "realistic" else None
+    baselines = evaluate.tuned_baselines(cal, noise=noise)
     denoisers = {name: d for name, (d, _, _) in baselines.items()}
     denoisers["CAE"] = evaluate.torch_denoiser(model)
     notes = {name: ", ".join(f"{k}={v}" for k, v in p.items()) for name, (_, p, _) in baselines.items()}
-    results = evaluate.evaluate(cal, denoisers, trials=args.trials, log=lambda s: print(s, file=sys.stderr))
+    results = evaluate.evaluate(cal, denoisers, trials=args.trials, noise=noise, log=lambda s: print(s, file=sys.stderr))
     text = (f"# Denoiser evaluation\n\ncalibration {cal.calibration_id} ({cal.device}); model {args.model} "
-            f"(trained {meta.get('created', '?')}, SNRs {meta.get('training_snrs_db')}); {args.trials} trials per separation\n\n"
+            f"(trained {meta.get('created', '?')}, SNRs {meta.get('training_snrs_db')}, {'realistic' if meta.get('noise_model') else 'white'} noise); "
+            f"evaluated with {args.noise} noise; {args.trials} trials per separation\n\n"
             + evaluate.markdown(results, notes))
     with atomic_output(args.out, args.overwrite) as tmp:
         tmp.write_text(text)
@@ -316,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="evaluation.md", help="Markdown report")
     v.add_argument("--png", default="evaluation.png", help="figure")
     v.add_argument("--trials", type=int, default=32, help="two-line trials per separation")
+    v.add_argument("--noise", choices=["white", "realistic"], default="white", help="add the physics model's structured noise under the white noise")
     v.add_argument("--force", action="store_true", help="use a model trained for another calibration")
     v.add_argument("--overwrite", action="store_true")
     v.set_defaults(func=cmd_evaluate)

@@ -83,17 +83,17 @@ def clean_mixtures(cal: Calibration, config: DatasetConfig, rng: np.random.Gener
 def synthesize(cal: Calibration, config: DatasetConfig = DatasetConfig(), noise_model: NoiseModel | None = None) -> Dataset:
     """The training set for one device. Deterministic in ``config.seed``.
 
-    ``noise_model`` (beyond the paper) adds the physics model's additive/multiplicative terms
-    (shot, source intensity, ADC) before the white noise; response perturbations need the
-    device physics and are left to :mod:`calibration.forward`.
+    ``noise_model`` (beyond the paper) puts the physics model's structured noise under the
+    white noise: the sweeps are simulated through :mod:`calibration.forward` (voltage and OPD
+    jitter, drift, calibration mismatch, source intensity, shot noise, ADC), which needs a
+    simulated calibration (one with device parameters). The target stays the paper's clean
+    sum of calibration rows, so the noise to learn is everything else.
     """
-    from calibration.forward import apply_noise
-
     rng = np.random.default_rng(config.seed)
     start, rows, k, clean = clean_mixtures(cal, config, rng)
     noisy_parts, snr = [], []
     for s in config.snrs_db:
-        base = clean if noise_model is None else apply_noise(clean, NoiseModel(**{**noise_model.to_dict(), "white_snr_db": None}), rng)
+        base = clean if noise_model is None else structured(cal, rows, noise_model, rng)
         noisy_parts.append(base + white_noise_sigma(clean, s) * rng.standard_normal(clean.shape))
         snr.append(np.full(len(clean), float(s)))
     reps = len(config.snrs_db)
@@ -103,3 +103,28 @@ def synthesize(cal: Calibration, config: DatasetConfig = DatasetConfig(), noise_
         noisy=noisy, clean=clean_all, noise=noisy - clean_all,
         start=np.tile(start, reps), rows=np.tile(rows, (reps, 1)), k=np.tile(k, reps), snr_db=np.concatenate(snr), config=config,
     )
+
+
+def structured(cal: Calibration, rows: np.ndarray, noise_model: NoiseModel, rng: np.random.Generator, amps: np.ndarray | None = None) -> np.ndarray:
+    """Sweeps of the mixtures ``rows`` (Q indices, −1 unused) through the physics model with
+    ``noise_model``'s structured terms (its white noise left out); (n, V) float64."""
+    from calibration import calfile
+    from calibration.forward import simulate
+    from calibration.physics import DeviceParams
+
+    raw = calfile.device_params(cal)
+    if raw is None:
+        raise ValueError("structured noise is simulated through the physics model: it needs a simulated calibration")
+    params = DeviceParams.from_dict(raw)
+    W = cal.n_wavelengths
+    n = len(rows)
+    spectra = np.zeros((n, W))
+    r_i, k_i = np.nonzero(rows >= 0)
+    np.add.at(spectra, (r_i, rows[r_i, k_i] % W), 1.0 if amps is None else amps[r_i, k_i])  # Q's tail repeats P's head
+    model = NoiseModel(**{**noise_model.to_dict(), "white_snr_db": None, "adc_bits": None})
+    _, noisy = simulate(params, spectra, model, rng, sweep_index=rng.integers(0, 10**6, n))
+    if noise_model.adc_bits:  # quantise with the gain set so that the brightest sweep fits, as on a bench
+        full = 2.0 ** np.ceil(np.log2(1.1 * noisy.max()))
+        lsb = full / 2**noise_model.adc_bits
+        noisy = np.clip(np.round(noisy / lsb), 0, 2**noise_model.adc_bits - 1) * lsb
+    return noisy

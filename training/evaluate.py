@@ -1,6 +1,7 @@
 """Side-by-side evaluation of denoisers on fresh held-out mixtures (``spectro evaluate``).
 
-For each SNR (25, 30, 35 dB): the paper's mixtures (2–4 rows of one window of Q) with a new
+For each SNR (25, 30, 35 dB of white noise, optionally on top of the physics model's
+structured noise): the paper's mixtures (2–4 rows of one window of Q) with a new
 seed, and for each method — no denoising, Savitzky–Golay, wavelet shrinkage, truncated SVD,
 window projection, the CAE — the mean SNR gain (dB) and the two-line resolution (nm) of
 denoising followed by NNLS. Beside them the device's resolution bound: the exhaustive
@@ -15,6 +16,7 @@ import numpy as np
 from calibration import calfile
 from calibration.fileio import atomic_output
 from calibration.matrix import Calibration
+from calibration.noise import NoiseModel
 from calibration.physics import DeviceParams
 from spectro.metrics import two_line_resolution
 from spectro.reconstruct import Reconstructor
@@ -24,9 +26,10 @@ from training.dataset import DatasetConfig, synthesize
 SNRS = (25.0, 30.0, 35.0)
 
 
-def tuned_baselines(cal: Calibration, seed: int = 777, per_k: int = 200) -> dict[str, tuple[B.Denoiser, dict, float]]:
-    """name → (denoiser, chosen parameters, validation gain), tuned on fresh mixtures at all SNRs."""
-    val = synthesize(cal, DatasetConfig(per_k=per_k, snrs_db=SNRS, seed=seed))
+def tuned_baselines(cal: Calibration, seed: int = 777, per_k: int = 200, noise: NoiseModel | None = None) -> dict[str, tuple[B.Denoiser, dict, float]]:
+    """name → (denoiser, chosen parameters, validation gain), tuned on fresh mixtures at all
+    SNRs (with ``noise``'s structured terms when given)."""
+    val = synthesize(cal, DatasetConfig(per_k=per_k, snrs_db=SNRS, seed=seed), noise)
     out = {"none": (B.identity(), {}, 0.0)}
     grid = [dict(window=w, order=o) for w in (5, 7, 9, 11, 15, 21) for o in (2, 3, 4) if o < w]
     p, g = B.tune(B.savitzky_golay, grid, val.clean, val.noisy)
@@ -58,8 +61,9 @@ def torch_denoiser(model) -> B.Denoiser:
 
 
 def evaluate(cal: Calibration, denoisers: dict[str, B.Denoiser], *, seed: int = 2026, per_k: int = 300, trials: int = 32,
-             separations_nm: np.ndarray | None = None, snrs=SNRS, log=print) -> dict:
-    """SNR gain and resolution per method and SNR, plus the resolution bound → results dict."""
+             separations_nm: np.ndarray | None = None, snrs=SNRS, noise: NoiseModel | None = None, log=print) -> dict:
+    """SNR gain and resolution per method and SNR, plus the resolution bound → results dict.
+    ``noise`` adds the physics model's structured terms under the white noise."""
     raw = calfile.device_params(cal)
     if raw is None:
         raise ValueError("resolution is simulated through the physics model: evaluate needs a simulated calibration")
@@ -67,13 +71,13 @@ def evaluate(cal: Calibration, denoisers: dict[str, B.Denoiser], *, seed: int = 
     nnls = Reconstructor(cal, "nnls")
     pairs = Reconstructor(cal, "pairs")
     results = {"snrs_db": list(snrs), "methods": {}, "bound_nm": {}}
-    res = dict(trials=trials, seed=seed, separations_nm=separations_nm)
+    res = dict(trials=trials, seed=seed, separations_nm=separations_nm, noise=noise)
     for snr in snrs:
         results["bound_nm"][snr] = two_line_resolution(params, pairs, snr, **res).resolution_nm
     for name, den in denoisers.items():
         row = {"gain_db": {}, "resolution_nm": {}}
         for snr in snrs:
-            test = synthesize(cal, DatasetConfig(per_k=per_k, snrs_db=(snr,), seed=seed + int(snr)))
+            test = synthesize(cal, DatasetConfig(per_k=per_k, snrs_db=(snr,), seed=seed + int(snr)), noise)
             row["gain_db"][snr] = B.snr_gain(test.clean, test.noisy, den(test.noisy))
             row["resolution_nm"][snr] = two_line_resolution(params, lambda Y, d=den: nnls(d(Y)), snr, **res).resolution_nm
         results["methods"][name] = row
