@@ -31,7 +31,7 @@ from spectro.nnls import Dictionary, nnls_batch
 CHUNK = 512  # sweeps per solver batch: bounds memory (≈ 35 kB per sweep); 512 measured fastest
 
 
-def _complement_basis(A: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+def complement_basis(A: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
     """Orthonormal basis (V, d) of the interferogram directions no spectrum can produce."""
     U, s, _ = np.linalg.svd(A, full_matrices=True)
     rank = int(np.sum(s > rtol * s[0]))
@@ -54,7 +54,7 @@ class Sparse:
     def __init__(self, cal: Calibration, *, tau: float = 0.5, max_lines: int | None = None, noise_sigma: float | None = None):
         self.dictionary = Dictionary(cal.matrix.T)
         self.tau, self.max_lines, self.noise_sigma = float(tau), max_lines, noise_sigma
-        self.complement = _complement_basis(self.dictionary.A)
+        self.complement = complement_basis(self.dictionary.A)
         if noise_sigma is None and self.complement.shape[1] < 2:
             raise ValueError("the calibration matrix spans (almost) every voltage direction, so the noise cannot be estimated from the data; pass noise_sigma")
 
