@@ -4,11 +4,11 @@ switchable physical noise terms of the interferometer (see docs/physics.md, "Noi
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from calibration.config import StrictConfig
 from calibration.errors import DataError
 
 
@@ -46,11 +46,13 @@ def add_white_noise(clean: np.ndarray, snr: float | np.ndarray, rng: np.random.G
 
 
 @dataclass(frozen=True)
-class NoiseModel:
+class NoiseModel(StrictConfig):
     """Switchable noise terms of the simulated instrument. Every term is off at its default.
 
     Units: interferogram values are detector signal for unit optical power (the matrix's units).
     """
+
+    _kind = "noise term"
 
     white_snr_db: float | None = None  # the paper's white Gaussian noise, per sweep SNR
     shot_electrons: float | None = None  # electrons per unit signal: σ² = I / shot_electrons
@@ -65,16 +67,6 @@ class NoiseModel:
     mismatch_opd_scale: float = 0.0  # true ΔOPD_max = stored × (1 + this): calibration mismatch
     mismatch_phase_rad: float = 0.0  # true φ0 = stored + this
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> NoiseModel:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown noise term(s) {unknown}; valid: {sorted(names)}")
-        return cls(**d)
 
     @property
     def perturbs_response(self) -> bool:

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.errors import CalibrationError
+from calibration.config import StrictConfig
 
 
 @dataclass(frozen=True)
-class DeviceParams:
+class DeviceParams(StrictConfig):
     """Design parameters of one interferometer. Lengths in nm/µm as named, voltages in V."""
+
+    _kind = "device parameter"
 
     wavelength_start_nm: float = 1480.0
     wavelength_stop_nm: float = 1630.0
@@ -59,16 +61,6 @@ class DeviceParams:
         """Actuation voltages, shape (n_voltages,), V, linear steps."""
         return np.linspace(self.voltage_min_v, self.voltage_max_v, self.n_voltages)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DeviceParams:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise CalibrationError(f"unknown device parameter(s) {unknown}; valid: {sorted(names)}")
-        return cls(**d)
 
 
 #: Relative fabrication spread (1 σ) applied by :func:`device_from_seed` for seeds ≠ 0.

@@ -5,8 +5,8 @@ One switch, ``method=``, over a small registry (:data:`METHODS`):
 * ``nnls`` (default) — exact non-negative least squares over all W columns (batched
   Lawson–Hanson, :mod:`spectro.nnls`). Non-negativity is what keeps lines sharp.
 * ``sparse`` — non-negative orthogonal matching pursuit: the same active-set loop stopped by
-  the discrepancy principle, ‖Ax − y‖² ≤ V·σ̂², with σ̂ estimated per sweep from the part of
-  the interferogram outside the matrix's column space. A harder few-lines prior than NNLS.
+  the discrepancy principle, ‖Ax − y‖² ≤ τ·V·σ̂² (τ = 0.5), with σ̂ estimated per sweep from
+  the part of the interferogram outside the matrix's column space. A harder few-lines prior.
 * ``elastic`` — non-negative elastic net (L1 + L2), in the spirit of Kita et al. 2018.
 * ``tikhonov`` — ridge over all columns, λ per sweep by generalised cross-validation. No
   non-negativity: the classical baseline that smears lines.

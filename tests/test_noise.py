@@ -76,7 +76,7 @@ def test_realistic_noise_is_moderate(ref_params, rng):
 
 
 def test_noise_model_rejects_unknown_keys():
-    with pytest.raises(ValueError, match="unknown noise term"):
+    with pytest.raises(ValueError, match="unknown noise term key"):
         NoiseModel.from_dict({"white_snr_db": 30, "hum": 1})
     assert NoiseModel.from_dict(REALISTIC.to_dict()) == REALISTIC
 

@@ -57,6 +57,6 @@ def test_seed_zero_is_reference_and_other_seeds_differ():
 
 
 def test_device_params_reject_unknown_keys():
-    with pytest.raises(ValueError, match="unknown device parameter"):
+    with pytest.raises(ValueError, match="unknown device parameter key"):
         DeviceParams.from_dict({"opd_max_um": 500, "bogus": 1})
     assert DeviceParams.from_dict(DeviceParams().to_dict()) == DeviceParams()

@@ -140,3 +140,14 @@ def test_structured_noise_keeps_the_paper_target(cal):
     real = synthesize(cal, DatasetConfig(per_k=100, snrs_db=(36.0,), seed=11), REALISTIC)
     np.testing.assert_array_equal(real.clean, white.clean)  # the target is still the sum of calibration rows
     assert np.mean(snr_db(real.clean, real.noisy)) < np.mean(snr_db(white.clean, white.noisy)) - 1.0
+
+
+def test_shipped_default_model(cal):
+    from training.default_model import DEFAULT_MODEL_PATH
+
+    model, meta = checkpoint.load(DEFAULT_MODEL_PATH, calibration_id=cal.calibration_id)
+    assert meta["training_snrs_db"] == [30.0, 36.0] and meta["dataset"]["samples"] == 60_000
+    test = synthesize(cal, DatasetConfig(per_k=100, snrs_db=(30.0,), seed=31))
+    with torch.no_grad():
+        den = model.denoise(torch.from_numpy(test.noisy)).numpy()
+    assert np.mean(snr_db(test.clean, den)) - np.mean(snr_db(test.clean, test.noisy)) > 6.0

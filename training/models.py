@@ -12,17 +12,18 @@ noise is ~3 % of the RMS, so the network predicts noise · noise_gain / scale.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from calibration.config import StrictConfig
+
 WINDOW = 101  # rows of a calibration window (the paper's Q padding + 1)
 
 
 @dataclass(frozen=True)
-class CAEConfig:
+class CAEConfig(StrictConfig):
     length: int = 64  # voltage steps
     channels: int = 16  # width of the first stage; doubles at each downsampling
     depth: int = 2  # downsampling stages (length must be divisible by 2**depth)
@@ -33,19 +34,12 @@ class CAEConfig:
     window_stride: int = 4  # candidate windows start every this many rows
     n_wavelengths: int = 3001  # calibration rows (sizes the window bases; set from the calibration)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    _kind = "CAE config"
 
-    @classmethod
-    def from_dict(cls, d: dict) -> CAEConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown CAE config key(s) {unknown}; valid: {sorted(names)}")
-        cfg = cls(**d)
-        if cfg.length % (2**cfg.depth):
-            raise ValueError(f"length {cfg.length} is not divisible by 2**depth = {2**cfg.depth}")
-        return cfg
+    def __post_init__(self):
+        if self.length % (2**self.depth):
+            raise ValueError(f"length {self.length} is not divisible by 2**depth = {2**self.depth}")
+
 
 
 def _block(cin: int, cout: int, k: int) -> nn.Sequential:
