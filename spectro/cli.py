@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--global-hidden", type=int, default=128)
     t.add_argument("--window-rank", type=int, default=7, help="rank of the calibration-window projection fed to the network (0: plain CAE)")
     t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--patience", type=int, default=6)
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     t.set_defaults(func=cmd_train)
