@@ -62,7 +62,7 @@ def run_demo(out_dir: str | Path, *, snr: float = 30.0, sweeps: int = 200, overw
     echo(f"reconstructed with {summary.method} → {spec_path} ({summary.rate:.0f} sweeps/s, solver backend: {active_backend()})")
 
     with RecordingReader(spec_path) as rec:
-        spectra = rec._f["entry/spectra/spectrum"][()].astype(np.float64)
+        spectra = rec.spectra().astype(np.float64)
         raw = rec.interferogram[()]
     rate, err = line_report(spectra, wl, lines_nm)
     l2 = relative_l2(spectra, truth[None, :], smooth_rows=0.5 / (wl[1] - wl[0]))

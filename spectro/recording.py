@@ -100,6 +100,12 @@ class RecordingReader:
     def attrs(self, group: str = "entry") -> dict:
         return dict(self._f[group].attrs) if group in self._f else {}
 
+    def spectra(self) -> np.ndarray | None:
+        """All reconstructed spectra (N, W) of an output recording, or None (small files only:
+        use iter_chunks-style slabs of /entry/spectra/spectrum for large ones)."""
+        key = f"{SPECTRA}/spectrum"
+        return self._f[key][()] if key in self._f else None
+
     def truth(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(wavelength_nm, source spectrum) of a simulated recording, else None."""
         if "entry/truth/spectrum" not in self._f:
