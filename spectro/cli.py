@@ -165,8 +165,6 @@ def cmd_emulate(args) -> int:
 
 def cmd_train(args) -> int:
     try:  # training needs the [train] extra; the runtime never imports it
-        import torch
-
         from training.dataset import DatasetConfig
         from training.models import CAEConfig
         from training.train import TrainConfig, train
@@ -174,14 +172,12 @@ def cmd_train(args) -> int:
         raise UsageError(f"spectro train needs PyTorch: pip install torch==2.13.0 -e '.[train]' ({exc})") from None
     from calibration.noise import REALISTIC
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     cal = _load_calibration(args.calibration)
     data = DatasetConfig(per_k=args.per_k, snrs_db=tuple(args.snr), random_amplitudes=args.random_amplitudes, seed=args.seed)
     train(
         cal, args.out, model_config=CAEConfig(channels=args.channels, global_hidden=args.global_hidden, window_rank=args.window_rank),
         data_config=data, train_config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, patience=args.patience),
-        noise_model=REALISTIC if args.noise == "realistic" else None, overwrite=args.overwrite,
+        noise_model=REALISTIC if args.noise == "realistic" else None, overwrite=args.overwrite, threads=args.threads,
     )
     return EXIT_OK
 

@@ -62,13 +62,17 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     noise_model: NoiseModel | None = None,
     overwrite: bool = False,
+    threads: int | None = None,
     log=None,
 ) -> dict:
-    """Train a CAE for ``cal`` and write its checkpoint folder to ``out_dir``. Returns meta."""
+    """Train a CAE for ``cal`` and write its checkpoint folder to ``out_dir``. Returns meta.
+    ``threads`` sets torch's intra-op threads (default: its own choice, all cores)."""
     from spectro import __version__
 
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     checkpoint.check_output(out_dir, overwrite)
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(train_config.seed)
     np.random.seed(train_config.seed)
     torch.use_deterministic_algorithms(True)
