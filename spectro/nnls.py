@@ -10,9 +10,10 @@ problem with one float32 BLAS product (on every third column, refined locally �
 with a positive gradient may enter), adds each problem's entering column to its passive set
 and runs the Lawson–Hanson inner loop (Lawson & Hanson 1974, ch. 23): least squares on the
 passive set, stepping back towards feasibility wherever a coefficient turned non-positive.
-A problem is finished only when a float64 gradient over every column certifies optimality,
-so with β = α = 0 and no early stop the answer is exact NNLS — the same solution as
-``scipy.optimize.nnls`` up to rounding.
+A problem is finished only when optimality is certified for every column — by a float32
+bound where that suffices, in float64 for the few columns near zero — so with β = α = 0 and
+no early stop the answer is exact NNLS — the same solution as ``scipy.optimize.nnls`` up
+to rounding.
 
 The per-problem bookkeeping (bordered Cholesky updates, Givens downdates on removal,
 residuals) runs in a small optional C extension (``spectro/_ext/lhkernel.c``) when it was
@@ -112,9 +113,9 @@ def nnls_batch(
     Notes
     -----
     The gradient that picks entering columns is computed in float32 (twice the BLAS speed);
-    a problem that looks optimal in float32 has its gradient recomputed in float64 and is
-    finished only when no free column exceeds 10·max(m, n)·ε·max‖a_j‖·‖r‖. Passive-set
-    solves are float64.
+    a problem that looks optimal in float32 is finished only when no free column's exact
+    gradient exceeds 10·max(m, n)·ε·max‖a_j‖·‖r‖ (float64 wherever the float32 bound cannot
+    decide). Passive-set solves are float64.
     """
     D = A if isinstance(A, Dictionary) else Dictionary(A)
     Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
@@ -187,9 +188,9 @@ def _select(D: Dictionary, resid, alpha, idx, count, kcap: int, tol_rel: float, 
     """Entering column of each open problem, and which problems are finished.
 
     resid (R, m), alpha (R,), idx (R, K), count (R,), target (R,) or None → (j, finished).
-    A problem that looks optimal in float32 is judged on a float64 gradient over every
-    column against 10·max(m, n)·ε·max‖a_j‖·‖r‖, so the answer is exact NNLS, not a float32
-    approximation of it.
+    A problem that looks optimal in float32 is judged (:func:`_certify`) on the exact float64
+    gradient of every column that could be positive, against 10·max(m, n)·ε·max‖a_j‖·‖r‖,
+    so the answer is exact NNLS, not a float32 approximation of it.
     """
     rnorm2 = np.einsum("rm,rm->r", resid, resid)
     j, wmax = _gradient_pick(D, resid, alpha, idx, count, PICK_STRIDE)
