@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibration.errors import DataError
+from calibration.errors import CalibrationError, DataError
 from calibration.fileio import atomic_output
 from calibration.forward import simulate
 from calibration.matrix import Calibration
 from calibration.noise import NoiseModel
 from calibration.physics import DeviceParams
+from spectro.denoiser import Denoiser
+from spectro.guard import DEFAULT_THRESHOLD, NoiseGuard
 from spectro.reconstruct import Reconstructor
 from spectro.recording import READ_CHUNK, RecordingReader, RecordingWriter
 
@@ -56,8 +58,14 @@ def reconstruct_file(
     chunk: int = READ_CHUNK,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    denoiser: Denoiser | None = None,
+    guard_threshold: float | None = DEFAULT_THRESHOLD,
 ) -> ReconstructSummary:
     """Stream a recording's interferograms through reconstruction into a new recording.
+
+    With a ``denoiser`` (:class:`spectro.denoiser.Denoiser`) each slab is denoised first —
+    sweeps the noise guard rejects keep their raw interferogram (``guard_threshold=None``:
+    no guard) — and the output also holds ``denoised`` and ``denoise_bypassed`` per sweep.
 
     The output holds the raw sweeps (copied), the spectra and provenance. It is written to a
     temporary file and moved into place only on success, so a failure leaves nothing behind
@@ -65,6 +73,10 @@ def reconstruct_file(
     """
     t0 = time.perf_counter()
     recon = Reconstructor(cal, method, **(options or {}))
+    if denoiser is not None and denoiser.calibration_id != cal.calibration_id and not denoiser.forced:
+        raise CalibrationError(f"model {denoiser.path.name} was trained for calibration {denoiser.calibration_id}, not {cal.calibration_id}")
+    guard = NoiseGuard(cal, guard_threshold) if denoiser is not None and guard_threshold is not None else None
+    columns = {"denoised": (np.float32, cal.n_voltages), "denoise_bypassed": (np.uint8, None)} if denoiser is not None else None
     with RecordingReader(input_path) as rec:
         check_compatible(rec, cal)
         if on_start:
@@ -73,13 +85,18 @@ def reconstruct_file(
             with RecordingWriter(
                 tmp, n_voltages=rec.n_voltages, voltage_v=cal.voltage_v, wavelength_nm=cal.wavelength_nm,
                 ifg_dtype=rec.interferogram.dtype, entry_attrs={k: v for k, v in rec.attrs().items() if k not in ("NX_class", "default")},
+                columns=columns,
             ) as out:
                 for start, ifg, seq in rec.iter_chunks(chunk):
                     bad = ~np.isfinite(ifg)
                     if bad.any():
                         row = start + int(np.flatnonzero(bad.any(axis=1))[0])
                         raise DataError(f"{rec.path}: sweep {row} of /entry/sweeps/interferogram contains NaN/Inf")
-                    out.append(ifg, seq, recon(ifg.astype(np.float64)))
+                    if denoiser is None:
+                        out.append(ifg, seq, recon(ifg.astype(np.float64)))
+                    else:
+                        den, bypassed = denoise_slab(denoiser, guard, ifg)
+                        out.append(ifg, seq, recon(den), denoised=den.astype(np.float32), denoise_bypassed=bypassed.astype(np.uint8))
                     if on_progress:
                         on_progress(len(ifg))
                 truth = rec.truth()
@@ -88,9 +105,20 @@ def reconstruct_file(
                 out.add_process(
                     method=method, options=repr(recon.options), calibration_id=cal.calibration_id,
                     calibration_device=cal.device, input_file=os.path.abspath(rec.path),
+                    model=os.path.abspath(denoiser.path) if denoiser else "none", model_sha256=denoiser.model_hash if denoiser else "",
+                    guard_threshold=float(guard.threshold) if guard else -1.0,
                 )
         n = rec.n_sweeps
     return ReconstructSummary(os.fspath(input_path), os.fspath(output_path), n, time.perf_counter() - t0, method, cal.calibration_id)
+
+
+def denoise_slab(denoiser: Denoiser, guard: NoiseGuard | None, ifg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(interferograms to reconstruct (n, V) float64, bypassed (n,) bool) for raw sweeps."""
+    raw = np.asarray(ifg, np.float64)
+    den = denoiser(np.ascontiguousarray(ifg, dtype=np.float32)).astype(np.float64)
+    if guard is None:
+        return den, np.zeros(len(raw), bool)
+    return guard(raw, den)
 
 
 def simulate_recording(

@@ -31,6 +31,14 @@ SWEEPS = "entry/sweeps"
 INTERFEROGRAM = "entry/sweeps/interferogram"
 SEQUENCE = "entry/sweeps/sequence"
 SPECTRA = "entry/spectra"
+#: Attributes of the optional per-sweep datasets (docs/formats.md).
+COLUMN_ATTRS = {
+    "denoised": {"units": "a.u.", "long_name": "denoised detector signal (raw where denoise_bypassed)"},
+    "denoise_bypassed": {"long_name": "1 = the noise guard passed the raw sweep through undenoised"},
+    "host_time": {"units": "s", "long_name": "host receive time, seconds since the Unix epoch (UTC)"},
+    "device_time_us": {"units": "us", "long_name": "device timestamp, microseconds since device boot"},
+    "status": {"long_name": "device status flags (docs/protocol.md)"},
+}
 READ_CHUNK = 4096  # sweeps per read slab: 1 MiB of float32 interferograms
 
 
@@ -44,6 +52,18 @@ def _nx(group: h5py.Group, nx_class: str, **attrs) -> h5py.Group:
     for k, v in attrs.items():
         group.attrs[k] = v
     return group
+
+
+def _open_read(path: str) -> h5py.File:
+    """Open for reading. A file still being written by ``spectro acquire``, or whose writer
+    was killed, carries "open for write" flags that a plain open refuses; those are opened as
+    an SWMR reader. (Not first: on a truncated file an SWMR reader retries for minutes.)"""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if "already open for write" not in str(exc):
+            raise
+    return h5py.File(path, "r", swmr=True)
 
 
 class RecordingReader:
@@ -61,7 +81,7 @@ class RecordingReader:
         if not h5py.is_hdf5(self.path):
             raise DataError(f"{self.path} is not an HDF5 file (expected a recording with /{INTERFEROGRAM})")
         try:
-            self._f = h5py.File(self.path, "r")
+            self._f = _open_read(self.path)
         except OSError as exc:
             raise DataError(f"{self.path}: cannot open recording, the file is truncated or corrupt ({exc})") from exc
         try:
@@ -150,10 +170,13 @@ class RecordingWriter:
         wavelength_nm: np.ndarray | None = None,
         ifg_dtype=np.float32,
         entry_attrs: dict | None = None,
+        columns: dict[str, tuple] | None = None,
+        swmr: bool = False,
     ):
         from spectro import __version__
 
         self._f = h5py.File(path, "w-", libver="latest")
+        self._swmr = swmr
         f = self._f
         f.attrs.update({"default": "entry", "creator": f"spectro {__version__}", "file_time": now_iso(), "schema_version": SCHEMA_VERSION})
         entry = _nx(f.create_group("entry"), "NXentry", default="spectra" if wavelength_nm is not None else "sweeps")
@@ -165,6 +188,13 @@ class RecordingWriter:
         self.ifg = sweeps.create_dataset("interferogram", shape=(0, v), maxshape=(None, v), dtype=ifg_dtype, chunks=(rows, v))
         self.ifg.attrs.update({"units": "a.u.", "long_name": "detector signal"})
         self.seq = sweeps.create_dataset("sequence", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(4096,))
+        # Further per-sweep datasets beside the interferogram: name → (dtype, width or None).
+        self.columns: dict[str, h5py.Dataset] = {}
+        for name, (dtype, width) in (columns or {}).items():
+            shape, chunks = ((0, width), (rows, width)) if width else ((0,), (4096,))
+            ds = sweeps.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype, chunks=chunks)
+            ds.attrs.update(COLUMN_ATTRS.get(name, {}))
+            self.columns[name] = ds
         if voltage_v is not None:
             sweeps.create_dataset("voltage_v", data=np.asarray(voltage_v, np.float64)).attrs["units"] = "V"
         self.spec = None
@@ -178,20 +208,40 @@ class RecordingWriter:
             self.spec.attrs.update({"units": "a.u./bin", "long_name": "reconstructed spectrum"})
             spectra.create_dataset("wavelength_nm", data=np.asarray(wavelength_nm, np.float64)).attrs["units"] = "nm"
 
+        if swmr:
+            # Readers may open the file while it grows; from here on no new objects or
+            # attributes, only appends (finish() adds the closing metadata after SWMR ends).
+            self._f.swmr_mode = True
+
     @property
     def file(self) -> h5py.File:
         return self._f
 
-    def append(self, interferogram: np.ndarray, sequence: np.ndarray, spectrum: np.ndarray | None = None) -> None:
+    @property
+    def n_sweeps(self) -> int:
+        return int(self.ifg.shape[0])
+
+    def append(self, interferogram: np.ndarray, sequence: np.ndarray, spectrum: np.ndarray | None = None, **columns: np.ndarray) -> None:
+        """Append n sweeps: every declared column needs n rows."""
+        unknown = set(columns) - set(self.columns)
+        if unknown:
+            raise ValueError(f"unknown sweep columns {sorted(unknown)}; declared: {sorted(self.columns)}")
         n = len(interferogram)
         start = self.ifg.shape[0]
-        for ds, data in ((self.ifg, interferogram), (self.seq, sequence), (self.spec, spectrum)):
+        pairs = [(self.ifg, interferogram), (self.seq, sequence), (self.spec, spectrum)] + [(ds, columns.get(k)) for k, ds in self.columns.items()]
+        for ds, data in pairs:
             if ds is None:
                 continue
             if data is None or len(data) != n:
                 raise ValueError(f"append needs {n} rows for {ds.name}, got {None if data is None else len(data)}")
-            ds.resize(start + n, axis=0)
-            ds[start:start + n] = data
+        for ds, data in pairs:
+            if ds is not None:
+                ds.resize(start + n, axis=0)
+                ds[start:start + n] = data
+
+    def flush(self) -> None:
+        """Make everything appended so far durable and visible to SWMR readers."""
+        self._f.flush()
 
     def add_truth(self, wavelength_nm: np.ndarray, spectrum: np.ndarray, lines_nm: np.ndarray | None = None) -> None:
         g = _nx(self._f["entry"].create_group("truth"), "NXdata", signal="spectrum", axes=["wavelength_nm"])

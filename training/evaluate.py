@@ -60,6 +60,15 @@ def torch_denoiser(model) -> B.Denoiser:
     return run
 
 
+def onnx_denoiser(den) -> B.Denoiser:
+    """A :class:`spectro.denoiser.Denoiser` (ONNX runtime) as an evaluation denoiser."""
+
+    def run(Y):
+        return den(np.ascontiguousarray(Y, dtype=np.float32)).astype(np.float64)
+
+    return run
+
+
 def evaluate(cal: Calibration, denoisers: dict[str, B.Denoiser], *, seed: int = 2026, per_k: int = 300, trials: int = 32,
              separations_nm: np.ndarray | None = None, snrs=SNRS, noise: NoiseModel | None = None, log=print) -> dict:
     """SNR gain and resolution per method and SNR, plus the resolution bound → results dict.
