@@ -245,7 +245,7 @@ def _finish(path: Path, stats, end_iso: str) -> None:
     with h5py.File(path, "r+") as f:
         e = f["entry"]
         e.attrs.update({"end_time": end_iso, "sweeps_lost": int(stats.lost), "bad_frames": int(stats.bad_frames),
-                        "reconnects": int(stats.reconnects), "stalls": int(stats.stalls), "complete": True})
+                        "reconnects": int(stats.reconnects), "stalls": int(stats.stalls), "complete": 1})
         link = e.create_group("link")
         link.attrs["NX_class"] = "NXcollection"
         starts = [s for s, _ in stats.outages]

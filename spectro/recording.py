@@ -47,6 +47,12 @@ def now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def attr_value(v):
+    """Attribute values every HDF5 reader understands: booleans as 0/1 (h5py writes bool as
+    an enum type that HDF5 1.10 tools such as Debian's h5dump cannot read)."""
+    return int(v) if isinstance(v, (bool, np.bool_)) else v
+
+
 def _nx(group: h5py.Group, nx_class: str, **attrs) -> h5py.Group:
     group.attrs["NX_class"] = nx_class
     for k, v in attrs.items():
@@ -175,13 +181,14 @@ class RecordingWriter:
     ):
         from spectro import __version__
 
-        self._f = h5py.File(path, "w-", libver="latest")
+        # 1.10 object formats: SWMR needs them, and HDF5 1.10 tools (Debian's h5dump) still read them.
+        self._f = h5py.File(path, "w-", libver=("v110", "v110"))
         self._swmr = swmr
         f = self._f
         f.attrs.update({"default": "entry", "creator": f"spectro {__version__}", "file_time": now_iso(), "schema_version": SCHEMA_VERSION})
         entry = _nx(f.create_group("entry"), "NXentry", default="spectra" if wavelength_nm is not None else "sweeps")
         for k, v in (entry_attrs or {}).items():
-            entry.attrs[k] = v
+            entry.attrs[k] = attr_value(v)
         sweeps = _nx(entry.create_group("sweeps"), "NXdata", signal="interferogram", axes=[".", "voltage_v"])
         v = int(n_voltages)
         rows = max(1, 65536 // (v * np.dtype(ifg_dtype).itemsize))

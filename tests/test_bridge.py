@@ -1,40 +1,19 @@
 """Client ↔ emulated device over real byte pipes (pty, TCP), with injected faults."""
 
-import contextlib
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
+from _emu import device, served
 
-from calibration import reference, sources
-from calibration.noise import NoiseModel
 from firmware_bridge import protocol as P
 from firmware_bridge.client import DeviceClient, open_serial
-from firmware_bridge.emulator import EmulatedDevice, EmulatorConfig
 from firmware_bridge.errors import DeviceError, DeviceReportedError, DeviceTimeout
-from firmware_bridge.serve import Faults, PtyTransport, TcpTransport, serve
+from firmware_bridge.serve import Faults, PtyTransport, TcpTransport
 
-
-def _device(seed=0):
-    params = reference.reference_params()
-    spectrum, _ = sources.parse_source("lines:1530@0.5,1531.2@0.4,1600@0.3", params.wavelengths_nm())
-    return EmulatedDevice(params, spectrum, NoiseModel(white_snr_db=35.0), EmulatorConfig(seed=seed))
-
-
-@contextlib.contextmanager
-def served(transport, faults=Faults(), rate=1000.0, seed=0):
-    device, stop = _device(seed), threading.Event()
-    th = threading.Thread(target=serve, args=(device, transport), kwargs=dict(rate_hz=rate, faults=faults, stop=stop), daemon=True)
-    th.start()
-    try:
-        yield device
-    finally:
-        stop.set()
-        th.join(5)
-        transport.close()
+_device = device
 
 
 def _check_against_reference(records, seed=0):

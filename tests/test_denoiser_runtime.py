@@ -46,8 +46,8 @@ def test_shipped_model_contract(den, ref_cal, rng):
 
 
 def test_denoising_gains_snr_on_mixtures(den, ref_cal):
-    from calibration.noise import add_white_noise, snr_db
     from calibration.matrix import padded_q
+    from calibration.noise import add_white_noise, snr_db
 
     rng = np.random.default_rng(5)
     Q = padded_q(ref_cal.matrix.astype(np.float64))
