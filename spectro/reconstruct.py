@@ -33,7 +33,11 @@ CHUNK = 512  # sweeps per solver batch: bounds memory (≈ 35 kB per sweep); 512
 
 def complement_basis(A: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
     """Orthonormal basis (V, d) of the interferogram directions no spectrum can produce."""
-    U, s, _ = np.linalg.svd(A, full_matrices=True)
+    # Eigen-decomposition of the small V × V Gram matrix A Aᵀ: the same left singular vectors
+    # as an SVD of A (V × W), without the W × W factor a full SVD would build.
+    w, U = np.linalg.eigh(A @ A.T)
+    w, U = w[::-1], U[:, ::-1]
+    s = np.sqrt(np.maximum(w, 0.0))
     rank = int(np.sum(s > rtol * s[0]))
     return U[:, rank:]
 

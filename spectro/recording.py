@@ -132,6 +132,12 @@ class RecordingReader:
         key = f"{SPECTRA}/spectrum"
         return self._f[key][()] if key in self._f else None
 
+    def column(self, name: str) -> np.ndarray | None:
+        """A per-sweep dataset of /entry/sweeps (e.g. ``denoised``, ``host_time``), or None
+        (whole dataset: small files only)."""
+        key = f"{SWEEPS}/{name}"
+        return self._f[key][()] if key in self._f else None
+
     def truth(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(wavelength_nm, source spectrum) of a simulated recording, else None."""
         if "entry/truth/spectrum" not in self._f:

@@ -152,10 +152,10 @@ def register(sub) -> None:
     a.add_argument("--max-outage", type=float, default=30.0, metavar="S", help="give up when the link stays down this long")
     a.set_defaults(func=cmd_acquire)
 
-    d = sub.add_parser("demo", help="simulate, reconstruct, summarise and plot: the end-to-end demo")
+    d = sub.add_parser("demo", help="emulated device over a pseudo-terminal → acquire → denoise → reconstruct → demo.h5 + demo.png")
     d.add_argument("--out-dir", default="spectro-demo", help="folder for the demo's files")
     d.add_argument("--snr", type=float, default=30.0)
-    d.add_argument("--sweeps", type=int, default=200)
+    d.add_argument("--sweeps", type=int, default=300, help="sweeps to acquire from the emulated device")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--overwrite", action="store_true", help="replace the demo's earlier output files")
     d.set_defaults(func=cmd_demo)
