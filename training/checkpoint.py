@@ -35,15 +35,32 @@ def check_output(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
-def save(model: NoiseCAE, meta: dict, out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def _arch_of(model) -> str:
+    if isinstance(model, NoiseCAE):
+        return "cae"
+    from training.backbones import REGISTRY
+
+    for name, (_, cls, _) in REGISTRY.items():
+        if type(model) is cls and name not in ("cae", "ae", "dae", "linear"):
+            return name
+    raise ValueError(f"cannot tell the architecture of {type(model).__name__}; pass arch=")
+
+
+def save(model, meta: dict, out_dir: str | os.PathLike, *, overwrite: bool = False, arch: str | None = None, objective: str = "noise") -> Path:
     """Write the checkpoint folder atomically (a temporary sibling, then a rename)."""
     out = check_output(out_dir, overwrite)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.mkdir()
     try:
-        config = {"format": FORMAT_VERSION, "arch": "cae", "model": model.config.to_dict(),
-                  "normalisation": {"kind": "rms", "noise_gain": model.config.noise_gain,
-                                    "contract": "scale = sqrt(mean(x^2)); noise = net(x/scale) * scale / noise_gain; denoised = x - noise"}}
+        arch = arch or _arch_of(model)
+        if arch == "cae":
+            norm = {"kind": "rms", "noise_gain": model.config.noise_gain,
+                    "contract": "scale = sqrt(mean(x^2)); noise = net(x/scale) * scale / noise_gain; denoised = x - noise"}
+        else:
+            kind = getattr(model.config, "normalise", "rms")
+            norm = {"kind": kind, "scale": getattr(model.config, "scale", 1.0),
+                    "contract": "s = sqrt(mean(x^2)) (rms) or the fixed scale; recon = decoder(encoder(x/s)) * s"}
+        config = {"format": FORMAT_VERSION, "arch": arch, "objective": objective, "model": model.config.to_dict(), "normalisation": norm}
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / "weights.pt")
         meta = {**meta, "weights_sha256": _sha256(tmp / "weights.pt")}
@@ -72,10 +89,16 @@ def load(path: str | os.PathLike, *, calibration_id: str | None = None, force: b
         meta = json.loads((d / "meta.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelFormatError(f"checkpoint {d}: unreadable JSON ({exc})") from exc
-    if config.get("arch") != "cae":
-        raise ModelFormatError(f"checkpoint {d}: unknown architecture {config.get('arch')!r}; this loader reads 'cae'")
+    from training.backbones import REGISTRY
+
+    arch = config.get("arch")
+    if arch not in REGISTRY:
+        raise ModelFormatError(f"checkpoint {d}: unknown architecture {arch!r}; valid: {', '.join(REGISTRY)}")
+    cfg_cls, model_cls, _ = REGISTRY[arch]
+    if arch == "cae":  # stored unwrapped (the shipped checkpoint predates the registry)
+        cfg_cls, model_cls = CAEConfig, NoiseCAE
     try:
-        cfg = CAEConfig.from_dict(config["model"])
+        cfg = cfg_cls.from_dict(config["model"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"checkpoint {d}: bad model config ({exc})") from exc
     if meta.get("weights_sha256") != _sha256(d / "weights.pt"):
@@ -84,7 +107,7 @@ def load(path: str | os.PathLike, *, calibration_id: str | None = None, force: b
         state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a format error
         raise ModelFormatError(f"checkpoint {d}: weights.pt is not a plain state dict ({exc})") from exc
-    model = NoiseCAE(cfg)
+    model = model_cls(cfg)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -92,4 +115,6 @@ def load(path: str | os.PathLike, *, calibration_id: str | None = None, force: b
     trained_for = meta.get("calibration_id")
     if calibration_id is not None and trained_for != calibration_id and not force:
         raise ModelFormatError(f"checkpoint {d} was trained for calibration {trained_for}, not {calibration_id}; pass --force to use it anyway")
+    meta.setdefault("arch", arch)
+    meta.setdefault("objective", config.get("objective", "noise"))
     return model.eval(), meta

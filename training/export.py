@@ -39,7 +39,6 @@ from calibration.matrix import Calibration
 from spectro import __version__
 from spectro.denoiser import FORMAT, INPUT, OUTPUTS
 from training import checkpoint
-from training.models import NoiseCAE
 
 OPSET = 18
 #: Parity tolerance: max |onnx − torch| per element ≤ PARITY_RTOL · RMS of that sweep. float32
@@ -57,13 +56,15 @@ class ExportError(SpectroError):
 class _Graph(torch.nn.Module):
     """The device contract around the CAE: interferogram → (noise, denoised)."""
 
-    def __init__(self, model: NoiseCAE):
+    def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, interferogram: torch.Tensor):
-        noise = self.model(interferogram)
-        return noise, interferogram - noise
+        out = self.model(interferogram)
+        if isinstance(out, torch.Tensor):  # the CAE predicts the noise
+            return out, interferogram - out
+        return interferogram - out.recon, out.recon  # autoencoders reconstruct the sweep
 
 
 def graph_sha256(proto: onnx.ModelProto) -> str:
@@ -71,7 +72,7 @@ def graph_sha256(proto: onnx.ModelProto) -> str:
     return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()
 
 
-def to_onnx(model: NoiseCAE) -> onnx.ModelProto:
+def to_onnx(model) -> onnx.ModelProto:
     """Trace the model with the dynamo exporter; dynamic batch axis (traced at batch 2)."""
     model = model.eval()
     example = torch.rand(2, model.config.length) + 0.5
@@ -86,12 +87,17 @@ def to_onnx(model: NoiseCAE) -> onnx.ModelProto:
     return program.model_proto
 
 
-def set_metadata(proto: onnx.ModelProto, model: NoiseCAE, meta: dict, quantisation: str = "none") -> None:
-    norm = {"kind": "rms", "noise_gain": model.config.noise_gain,
-            "contract": "scale = sqrt(mean(x^2)) per sweep; noise = net(x/scale) * scale / noise_gain; denoised = x - noise (all inside the graph)"}
+def set_metadata(proto: onnx.ModelProto, model, meta: dict, quantisation: str = "none") -> None:
+    arch = meta.get("arch", "cae")
+    if arch == "cae":
+        norm = {"kind": "rms", "noise_gain": model.config.noise_gain,
+                "contract": "scale = sqrt(mean(x^2)) per sweep; noise = net(x/scale) * scale / noise_gain; denoised = x - noise (all inside the graph)"}
+    else:
+        norm = {"kind": model.config.normalise, "scale": model.config.scale,
+                "contract": "s = sqrt(mean(x^2)) per sweep (rms) or the fixed scale; denoised = decoder(encoder(x/s)) * s; noise = x - denoised"}
     props = {
         "spectro.format": FORMAT, "calibration_id": str(meta.get("calibration_id", "")), "device": str(meta.get("device", "")),
-        "normalisation": json.dumps(norm), "architecture": json.dumps({"arch": "cae", **model.config.to_dict()}),
+        "normalisation": json.dumps(norm), "architecture": json.dumps({"arch": arch, "objective": meta.get("objective", "noise"), **model.config.to_dict()}),
         "training_snrs_db": json.dumps(meta.get("training_snrs_db", [])), "package_version": __version__,
         "created": str(meta.get("created", "")), "quantisation": quantisation, "model_sha256": graph_sha256(proto),
     }
@@ -122,7 +128,7 @@ def _compare(name: str, got: list[np.ndarray], want: tuple[np.ndarray, np.ndarra
     return worst
 
 
-def verify(proto: onnx.ModelProto, model: NoiseCAE, seed: int | None = None) -> dict:
+def verify(proto: onnx.ModelProto, model, seed: int | None = None) -> dict:
     """The three export checks; raises :class:`ExportError` on the first failure, returns
     the worst relative differences measured."""
     import onnxruntime as ort

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spectro.commands import EXIT_OK, UsageError, load_calibration
+from spectro.commands import EXIT_OK, UsageError, load_calibration, options
 
 
 def _need_training(command: str):
@@ -21,16 +21,23 @@ def _need_training(command: str):
 def cmd_train(args) -> int:
     _need_training("train")
     from calibration.noise import REALISTIC
+    from training.backbones import REGISTRY
     from training.dataset import DatasetConfig
     from training.models import CAEConfig
     from training.train import TrainConfig, train
 
+    if args.arch not in REGISTRY:
+        raise UsageError(f"unknown backbone {args.arch!r}; valid: {', '.join(REGISTRY)}")
     cal = load_calibration(args.calibration)
     data = DatasetConfig(per_k=args.per_k, snrs_db=tuple(args.snr), random_amplitudes=args.random_amplitudes, seed=args.seed)
+    overrides = options(args.set)
+    if args.arch != "cae" and args.latent is not None:
+        overrides["latent" if args.arch != "dcae" else "latent_channels"] = args.latent
     train(
         cal, args.out, model_config=CAEConfig(channels=args.channels, global_hidden=args.global_hidden, window_rank=args.window_rank, select_rank=args.select_rank),
         data_config=data, train_config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, patience=args.patience),
         noise_model=REALISTIC if args.noise == "realistic" else None, overwrite=args.overwrite, threads=args.threads,
+        arch=args.arch, objective=args.objective, overrides=overrides,
     )
     return EXIT_OK
 
@@ -87,10 +94,14 @@ def cmd_export(args) -> int:
 
 
 def register(sub) -> None:
-    t = sub.add_parser("train", help="train the noise-predicting CAE for a calibration (needs the [train] extra)")
+    t = sub.add_parser("train", help="train a denoiser or autoencoder backbone for a calibration (needs the [train] extra)")
     t.add_argument("--calibration", help="calibration file (default: the shipped reference device)")
     t.add_argument("--out", required=True, help="checkpoint folder to create")
     t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint folder")
+    t.add_argument("--arch", default="cae", help="backbone: linear, ae, dae, vae, cae (default), dcae")
+    t.add_argument("--objective", help="reconstruct, denoise, noise or vae (default: the backbone's own)")
+    t.add_argument("--latent", type=int, help="bottleneck size (latent channels for dcae); not for cae")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="other backbone config field, e.g. hidden=(128,) beta=0.5 (repeatable)")
     t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--per-k", type=int, default=10_000, help="samples per line count (the paper: 10,000 × {2, 3, 4})")
