@@ -33,7 +33,7 @@ def test_export_of_shipped_model_passes_all_checks(exported, ref_cal):
     assert proto.opset_import[0].version >= 18
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["calibration_id"] == ref_cal.calibration_id and meta["model_sha256"] == E.graph_sha256(proto)
-    assert json.loads(meta["architecture"])["arch"] == "cae" and json.loads(meta["training_snrs_db"]) == [30.0, 36.0]
+    assert json.loads(meta["architecture"])["arch"] == "cae" and json.loads(meta["training_snrs_db"]) == [25.0, 30.0, 36.0]
 
 
 def test_fresh_session_reads_metadata_and_dynamic_batch(exported, ref_cal):

@@ -146,7 +146,7 @@ def test_shipped_default_model(cal):
     from training.default_model import DEFAULT_MODEL_PATH
 
     model, meta = checkpoint.load(DEFAULT_MODEL_PATH, calibration_id=cal.calibration_id)
-    assert meta["training_snrs_db"] == [30.0, 36.0] and meta["dataset"]["samples"] == 60_000
+    assert meta["training_snrs_db"] == [25.0, 30.0, 36.0] and meta["dataset"]["samples"] == 90_000
     test = synthesize(cal, DatasetConfig(per_k=100, snrs_db=(30.0,), seed=31))
     with torch.no_grad():
         den = model.denoise(torch.from_numpy(test.noisy)).numpy()
