@@ -13,6 +13,7 @@ metadata (end time, sweeps lost, link outages) is added.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -27,9 +28,10 @@ import numpy as np
 from calibration.errors import CalibrationError
 from calibration.fileio import check_output
 from calibration.matrix import Calibration
+from spectro.anomaly import FaultDetector
 from spectro.denoiser import Denoiser
 from spectro.guard import DEFAULT_THRESHOLD, NoiseGuard
-from spectro.pipeline import denoise_slab
+from spectro.pipeline import denoise_slab, detect_slab, sweep_columns
 from spectro.reconstruct import Reconstructor
 from spectro.recording import RecordingWriter, now_iso
 
@@ -51,10 +53,11 @@ class LiveState:
     denoised: np.ndarray | None = None
     spectrum: np.ndarray | None = None  # latest spectrum (W,)
     outages: int = 0
+    flagged: int = 0  # sweeps the fault detector flagged
 
     def status_line(self) -> str:
         peaks = ", ".join(f"{p:.1f}" for p in self.peaks_nm[:4]) or "—"
-        return (f"{self.sweeps} sweeps  {self.rate:6.1f}/s  lost {self.lost}  outages {self.outages}  "
+        return (f"{self.sweeps} sweeps  {self.rate:6.1f}/s  lost {self.lost}  outages {self.outages}  flagged {self.flagged}  "
                 f"SNR≈{self.snr_db:4.1f} dB  bypassed {self.bypassed}  peaks {peaks} nm")
 
 
@@ -65,6 +68,7 @@ class AcquireSummary:
     lost: int
     outages: int
     bypassed: int
+    flagged: int
     seconds: float
     start: str
     end: str
@@ -123,6 +127,7 @@ def acquire(
     flush_interval: float = 1.0,
     on_update: Callable[[LiveState], None] | None = None,
     stop: threading.Event | None = None,
+    detector: FaultDetector | None = None,
 ) -> AcquireSummary:
     """Record from a connected :class:`DeviceClient` until ``count`` sweeps, ``duration``
     seconds, ``stop`` is set, Ctrl-C, or the device is lost (its error is in the summary)."""
@@ -143,15 +148,17 @@ def acquire(
     if overwrite and out.exists():
         out.unlink()
     V = cal.n_voltages
+    if detector is not None and detector.calibration_id != cal.calibration_id and not detector.forced:
+        raise CalibrationError(f"fault detector {detector.path.name} was trained for calibration {detector.calibration_id}, not {cal.calibration_id}")
     columns = {"host_time": (np.float64, None), "device_time_us": (np.uint64, None), "status": (np.uint32, None)}
-    if denoiser is not None:
-        columns |= {"denoised": (np.float32, V), "denoise_bypassed": (np.uint8, None)}
+    columns |= sweep_columns(V, denoiser is not None, detector is not None)
     start_iso = now_iso()
     entry = {
         "device_serial": ident.serial, "device_firmware": ".".join(map(str, ident.firmware)), "device_protocol": ident.protocol,
         "device_url": client.url, "calibration_id": cal.calibration_id, "calibration_device": cal.device,
         "model_sha256": denoiser.model_hash if denoiser else "", "model": os.path.abspath(denoiser.path) if denoiser else "none",
         "guard_threshold": float(guard_threshold) if use_guard else -1.0, "start_time": start_iso, "method": "nnls",
+        "detector_sha256": detector.model_hash if detector else "", "fault_classes": json.dumps(detector.classes) if detector else "[]",
     }
     writer = RecordingWriter(out, n_voltages=V, voltage_v=cal.voltage_v, wavelength_nm=cal.wavelength_nm, entry_attrs=entry,
                              columns=columns, swmr=True)
@@ -173,6 +180,10 @@ def acquire(
                  "status": np.array([r.status for r in batch], np.uint32)}
         if denoiser is not None:
             extra |= {"denoised": den.astype(np.float32), "denoise_bypassed": bypassed.astype(np.uint8)}
+        if detector is not None:
+            flags = detect_slab(detector, raw)
+            extra |= flags
+            state.flagged += int(flags["anomaly_flag"].sum())
         writer.append(raw, np.array([r.sequence for r in batch], np.int64), spectra, **extra)
         now = time.monotonic()
         recent.append((now, len(batch)))
@@ -236,7 +247,7 @@ def acquire(
         _finish(out, client.stats, end_iso)
     if error is not None:  # the device was lost for good: the file is complete up to here
         raise error
-    return AcquireSummary(os.fspath(out), state.sweeps, client.stats.lost, len(client.stats.outages), state.bypassed,
+    return AcquireSummary(os.fspath(out), state.sweeps, client.stats.lost, len(client.stats.outages), state.bypassed, state.flagged,
                           time.monotonic() - t0, start_iso, end_iso)
 
 

@@ -30,6 +30,7 @@ class Job:
     method: str = "nnls"
     options: dict = field(default_factory=dict)
     model: str | None = None  # ONNX path; None: no denoising
+    detector: str | None = None  # fault detector ONNX path; None: no fault flags
     force: bool = False
     guard_threshold: float | None = 3.0
     overwrite: bool = False
@@ -73,14 +74,16 @@ def plan(inputs: Sequence[str], out_dir: str | os.PathLike, **settings) -> list[
 def run_job(job: Job, on_progress: Callable[[int], None] | None = None) -> Result:
     """Reconstruct one file; every error becomes a :class:`Result` (never raises)."""
     from calibration import calfile, reference
+    from spectro.anomaly import FaultDetector
     from spectro.denoiser import Denoiser
     from spectro.pipeline import reconstruct_file
 
     try:
         cal = reference.load_reference() if job.calibration is None else calfile.load(job.calibration)
         den = Denoiser(job.model, calibration_id=cal.calibration_id, force=job.force, mode="batch", threads=job.threads) if job.model else None
+        det = FaultDetector(job.detector, calibration_id=cal.calibration_id, force=job.force, mode="batch", threads=job.threads) if job.detector else None
         s = reconstruct_file(job.input, job.output, cal, method=job.method, options=job.options, overwrite=job.overwrite,
-                             denoiser=den, guard_threshold=job.guard_threshold, on_progress=on_progress)
+                             denoiser=den, guard_threshold=job.guard_threshold, detector=det, on_progress=on_progress)
         return Result(job, s.sweeps, s.seconds)
     except (DataError, CalibrationError, ModelFormatError) as exc:
         return Result(job, error=str(exc), kind="data")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.errors import CalibrationError, ModelFormatError
+from spectro.onnxrt import check_input, check_sweeps, open_session
 
 INPUT, OUTPUTS = "interferogram", ("noise", "denoised")
 FORMAT = "1"
@@ -36,9 +37,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 class Denoiser:
     """Load a model written by ``spectro export`` and denoise sweeps with it.
 
-    ``mode="sweep"``: one intra-op thread, sequential execution, no spinning — the lowest
-    latency for one sweep at a time beside an acquisition loop. ``mode="batch"``: use
-    ``threads`` cores (default: all) for large batches.
+    ``mode``: "sweep" (one thread, lowest latency per sweep) or "batch" (``threads`` cores,
+    default all); see :func:`spectro.onnxrt.open_session`.
 
     ``calibration_id``: the calibration in use; a model made for another one is refused
     unless ``force``.
@@ -46,27 +46,8 @@ class Denoiser:
 
     def __init__(self, path: str | os.PathLike, *, calibration_id: str | None = None, force: bool = False,
                  mode: str = "sweep", threads: int | None = None):
-        import onnxruntime as ort  # imported here: reading a recording must not need it
-
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelFormatError(f"model {self.path} does not exist (expected an ONNX file written by spectro export)")
-        if mode not in ("sweep", "batch"):
-            raise ValueError(f"mode must be 'sweep' or 'batch', got {mode!r}")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if mode == "sweep":
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        else:
-            opts.intra_op_num_threads = int(threads or os.cpu_count() or 1)
-        try:
-            self.session = ort.InferenceSession(os.fspath(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own classes for every kind of bad file
-            raise ModelFormatError(f"{self.path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+        self.session = open_session(self.path, mode=mode, threads=threads, what="denoiser")
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         missing = [k for k in REQUIRED_METADATA if k not in self.metadata]
         if missing:
@@ -80,16 +61,11 @@ class Denoiser:
                                    f"but calibration {calibration_id} is in use (pass --force to use it anyway)")
 
     def _check_io(self) -> int:
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or inputs[0].name != INPUT:
-            raise ModelFormatError(f"{self.path}: expected one input {INPUT!r}, got {[i.name for i in inputs]}")
-        inp = inputs[0]
-        if inp.type != "tensor(float)" or len(inp.shape) != 2 or not isinstance(inp.shape[1], int):
-            raise ModelFormatError(f"{self.path}: input {INPUT!r} must be float32 (batch, V) with fixed V, got {inp.type} {inp.shape}")
-        names = [o.name for o in outputs]
+        length = check_input(self.session, self.path, INPUT)
+        names = [o.name for o in self.session.get_outputs()]
         if tuple(names) != OUTPUTS:
             raise ModelFormatError(f"{self.path}: expected outputs {list(OUTPUTS)}, got {names}")
-        return int(inp.shape[1])
+        return length
 
     @property
     def calibration_id(self) -> str:
@@ -110,17 +86,10 @@ class Denoiser:
 
     def run(self, sweeps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(noise, denoised) for sweeps (N, V) or (V,) float32; same shape as the input."""
-        if not isinstance(sweeps, np.ndarray):
-            raise TypeError(f"sweeps must be a numpy array, got {type(sweeps).__name__}")
-        if sweeps.dtype != np.float32:
-            raise TypeError(f"sweeps must be float32 (the model's input type), got {sweeps.dtype}; convert with .astype(np.float32)")
-        single = sweeps.ndim == 1
-        x = sweeps[None, :] if single else sweeps
-        if x.ndim != 2 or x.shape[1] != self.length:
-            raise ValueError(f"sweeps must have shape (N, {self.length}) or ({self.length},), got {sweeps.shape}")
+        x, single = check_sweeps(sweeps, self.length)
         if len(x) == 0:
             return np.empty_like(x), np.empty_like(x)
-        noise, denoised = self.session.run(list(OUTPUTS), {INPUT: np.ascontiguousarray(x)})
+        noise, denoised = self.session.run(list(OUTPUTS), {INPUT: x})
         return (noise[0], denoised[0]) if single else (noise, denoised)
 
     def __call__(self, sweeps: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ Each is one function over library calls; the CLI is a thin layer over these.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from calibration.forward import simulate
 from calibration.matrix import Calibration
 from calibration.noise import NoiseModel
 from calibration.physics import DeviceParams
+from spectro.anomaly import FaultDetector
 from spectro.denoiser import Denoiser
 from spectro.guard import DEFAULT_THRESHOLD, NoiseGuard
 from spectro.reconstruct import Reconstructor
@@ -60,12 +62,15 @@ def reconstruct_file(
     on_start: Callable[[int], None] | None = None,
     denoiser: Denoiser | None = None,
     guard_threshold: float | None = DEFAULT_THRESHOLD,
+    detector: FaultDetector | None = None,
 ) -> ReconstructSummary:
     """Stream a recording's interferograms through reconstruction into a new recording.
 
     With a ``denoiser`` (:class:`spectro.denoiser.Denoiser`) each slab is denoised first —
     sweeps the noise guard rejects keep their raw interferogram (``guard_threshold=None``:
     no guard) — and the output also holds ``denoised`` and ``denoise_bypassed`` per sweep.
+    With a ``detector`` (:class:`spectro.anomaly.FaultDetector`) every raw sweep also gets
+    ``anomaly_score``, ``anomaly_flag`` and ``fault_class``.
 
     The output holds the raw sweeps (copied), the spectra and provenance. It is written to a
     temporary file and moved into place only on success, so a failure leaves nothing behind
@@ -76,7 +81,9 @@ def reconstruct_file(
     if denoiser is not None and denoiser.calibration_id != cal.calibration_id and not denoiser.forced:
         raise CalibrationError(f"model {denoiser.path.name} was trained for calibration {denoiser.calibration_id}, not {cal.calibration_id}")
     guard = NoiseGuard(cal, guard_threshold) if denoiser is not None and guard_threshold is not None else None
-    columns = {"denoised": (np.float32, cal.n_voltages), "denoise_bypassed": (np.uint8, None)} if denoiser is not None else None
+    if detector is not None and detector.calibration_id != cal.calibration_id and not detector.forced:
+        raise CalibrationError(f"fault detector {detector.path.name} was trained for calibration {detector.calibration_id}, not {cal.calibration_id}")
+    columns = sweep_columns(cal.n_voltages, denoiser is not None, detector is not None)
     with RecordingReader(input_path) as rec:
         check_compatible(rec, cal)
         if on_start:
@@ -92,11 +99,15 @@ def reconstruct_file(
                     if bad.any():
                         row = start + int(np.flatnonzero(bad.any(axis=1))[0])
                         raise DataError(f"{rec.path}: sweep {row} of /entry/sweeps/interferogram contains NaN/Inf")
+                    extra = {}
                     if denoiser is None:
-                        out.append(ifg, seq, recon(ifg.astype(np.float64)))
+                        den = ifg.astype(np.float64)
                     else:
                         den, bypassed = denoise_slab(denoiser, guard, ifg)
-                        out.append(ifg, seq, recon(den), denoised=den.astype(np.float32), denoise_bypassed=bypassed.astype(np.uint8))
+                        extra |= {"denoised": den.astype(np.float32), "denoise_bypassed": bypassed.astype(np.uint8)}
+                    if detector is not None:
+                        extra |= detect_slab(detector, ifg)
+                    out.append(ifg, seq, recon(den), **extra)
                     if on_progress:
                         on_progress(len(ifg))
                 truth = rec.truth()
@@ -107,6 +118,8 @@ def reconstruct_file(
                     calibration_device=cal.device, input_file=os.path.abspath(rec.path),
                     model=os.path.abspath(denoiser.path) if denoiser else "none", model_sha256=denoiser.model_hash if denoiser else "",
                     guard_threshold=float(guard.threshold) if guard else -1.0,
+                    detector=os.path.abspath(detector.path) if detector else "none", detector_sha256=detector.model_hash if detector else "",
+                    fault_classes=json.dumps(detector.classes) if detector else "[]",
                 )
         n = rec.n_sweeps
     return ReconstructSummary(os.fspath(input_path), os.fspath(output_path), n, time.perf_counter() - t0, method, cal.calibration_id)
@@ -119,6 +132,21 @@ def denoise_slab(denoiser: Denoiser, guard: NoiseGuard | None, ifg: np.ndarray) 
     if guard is None:
         return den, np.zeros(len(raw), bool)
     return guard(raw, den)
+
+
+def sweep_columns(n_voltages: int, denoised: bool, detected: bool) -> dict[str, tuple]:
+    """The optional per-sweep datasets a reconstruction or acquisition writes."""
+    cols: dict[str, tuple] = {}
+    if denoised:
+        cols |= {"denoised": (np.float32, n_voltages), "denoise_bypassed": (np.uint8, None)}
+    if detected:
+        cols |= {"anomaly_score": (np.float32, None), "anomaly_flag": (np.uint8, None), "fault_class": (np.int8, None)}
+    return cols
+
+
+def detect_slab(detector: FaultDetector, ifg: np.ndarray) -> dict[str, np.ndarray]:
+    score, flagged, fault = detector(np.ascontiguousarray(ifg, dtype=np.float32))
+    return {"anomaly_score": score, "anomaly_flag": flagged.astype(np.uint8), "fault_class": fault}
 
 
 def simulate_recording(

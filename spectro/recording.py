@@ -38,6 +38,9 @@ COLUMN_ATTRS = {
     "host_time": {"units": "s", "long_name": "host receive time, seconds since the Unix epoch (UTC)"},
     "device_time_us": {"units": "us", "long_name": "device timestamp, microseconds since device boot"},
     "status": {"long_name": "device status flags (docs/protocol.md)"},
+    "anomaly_score": {"long_name": "fault detector score (reconstruction error / input scale², + level penalty)"},
+    "anomaly_flag": {"long_name": "1 = the fault detector flagged this sweep"},
+    "fault_class": {"long_name": "index into fault_classes (JSON on /entry or in /entry/process) of a flagged sweep's likely fault; -1 = not flagged"},
 }
 READ_CHUNK = 4096  # sweeps per read slab: 1 MiB of float32 interferograms
 

@@ -1,6 +1,7 @@
 """spectro acquire end to end against the emulated device: pty and TCP, reading the growing
 file from another process, SIGKILL crash safety, bad input."""
 
+import json
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,8 @@ from spectro.cli import main
 from spectro.demo import line_report
 from spectro.recording import RecordingReader
 
-COLUMNS = {"interferogram", "sequence", "denoised", "denoise_bypassed", "host_time", "device_time_us", "status", "voltage_v"}
+COLUMNS = {"interferogram", "sequence", "denoised", "denoise_bypassed", "host_time", "device_time_us", "status", "voltage_v",
+           "anomaly_score", "anomaly_flag", "fault_class"}
 
 
 def _check_recording(path, n, ref_cal):
@@ -33,6 +35,8 @@ def _check_recording(path, n, ref_cal):
         assert a["complete"] and "+" in a["start_time"] or "Z" in a["start_time"]
         assert a["sweeps_lost"] == 0 and a["end_time"] >= a["start_time"]
         assert e["link/outage_seconds"].shape == (0,)
+        assert json.loads(a["fault_classes"])[0] == "normal" and len(a["detector_sha256"]) == 64
+        assert e["sweeps/anomaly_flag"][()].mean() < 0.05  # a healthy emulated device is not flagged
 
 
 @pytest.mark.parametrize("where", ["pty", "tcp"])

@@ -52,6 +52,9 @@ def add_model_args(sp) -> None:
     g.add_argument("--model", metavar="MODEL.onnx", help="denoiser exported by spectro export (default: the shipped model when it was made for the calibration in use)")
     g.add_argument("--no-denoise", action="store_true", help="reconstruct the raw interferograms")
     sp.add_argument("--force", action="store_true", help="use a model trained for another calibration")
+    d = sp.add_mutually_exclusive_group()
+    d.add_argument("--detector", metavar="DETECTOR.onnx", help="faulty-sweep detector (default: the shipped one when it was made for the calibration in use)")
+    d.add_argument("--no-detect", action="store_true", help="do not score sweeps for faults")
     sp.add_argument("--guard", type=float, default=None, metavar="RATIO",
                     help="noise-guard threshold: sweeps whose predicted noise exceeds RATIO × the estimated noise floor stay undenoised (default 3; 0 = no guard)")
 
@@ -74,6 +77,21 @@ def load_denoiser(args, cal, mode: str = "batch"):
               "reconstructing raw interferograms (train and export one for this device, then pass --model)", file=sys.stderr)
         return None
     return den
+
+
+def load_detector(args, cal, mode: str = "batch"):
+    """The fault detector the arguments ask for, or None (default: the shipped one if it was
+    made for ``cal``; otherwise none, silently — detection is an extra)."""
+    from spectro.anomaly import DEFAULT_DETECTOR_PATH, FaultDetector
+
+    if args.no_detect:
+        return None
+    if args.detector:
+        return FaultDetector(args.detector, calibration_id=cal.calibration_id, force=args.force, mode=mode)
+    if not DEFAULT_DETECTOR_PATH.is_file():
+        return None
+    det = FaultDetector(DEFAULT_DETECTOR_PATH, mode=mode)
+    return det if det.calibration_id == cal.calibration_id else None
 
 
 def guard_threshold(args):

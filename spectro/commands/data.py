@@ -14,6 +14,7 @@ from spectro.commands import (
     guard_threshold,
     load_calibration,
     load_denoiser,
+    load_detector,
     noise_model,
     options,
 )
@@ -48,29 +49,32 @@ def cmd_reconstruct(args) -> int:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     cal = load_calibration(args.calibration)
     denoiser = load_denoiser(args, cal, mode="batch")
+    detector = load_detector(args, cal, mode="batch")
     if args.out is not None and args.dask is None:
-        return _reconstruct_one(args, cal, denoiser, Progress)
-    return _reconstruct_many(args, denoiser, Progress)
+        return _reconstruct_one(args, cal, denoiser, detector, Progress)
+    return _reconstruct_many(args, denoiser, detector, Progress)
 
 
-def _reconstruct_one(args, cal, denoiser, Progress) -> int:
+def _reconstruct_one(args, cal, denoiser, detector, Progress) -> int:
     from spectro.pipeline import reconstruct_file
 
     bar: list[Progress] = []
     summary = reconstruct_file(
         args.input[0], args.out, cal, method=args.method, options=options(args.option), overwrite=args.overwrite,
         on_start=lambda n: bar.append(Progress(n)), on_progress=lambda n: bar[0].update(n),
-        denoiser=denoiser, guard_threshold=guard_threshold(args),
+        denoiser=denoiser, guard_threshold=guard_threshold(args), detector=detector,
     )
     if bar:
         bar[0].close()
     model = f"denoiser {denoiser.model_hash[:12]}" if denoiser else "no denoising"
+    if detector is not None:
+        model += f", fault detector {detector.model_hash[:12]}"
     print(f"{summary.input} → {summary.output}: {summary.sweeps} sweeps, method {summary.method}, {model}, "
           f"calibration {summary.calibration_id}, {summary.seconds:.2f} s ({summary.rate:.0f} sweeps/s)")
     return EXIT_OK
 
 
-def _reconstruct_many(args, denoiser, Progress) -> int:
+def _reconstruct_many(args, denoiser, detector, Progress) -> int:
     import os
     import sys
     import time
@@ -81,6 +85,7 @@ def _reconstruct_many(args, denoiser, Progress) -> int:
     out_dir = args.out_dir if args.out_dir is not None else os.path.dirname(os.path.abspath(args.out))
     jobs = batch.plan(args.input, out_dir, calibration=args.calibration, method=args.method, options=options(args.option),
                       model=os.fspath(denoiser.path) if denoiser else None, force=args.force, guard_threshold=guard_threshold(args),
+                      detector=os.fspath(detector.path) if detector else None,
                       overwrite=args.overwrite)
     if args.out is not None:  # --dask with one input and --out
         jobs = [batch.Job(**{**jobs[0].__dict__, "output": args.out})]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from spectro.commands import DEFAULT_SOURCE, EXIT_OK, UsageError, add_model_args, guard_threshold, load_calibration, load_denoiser, noise_model
+from spectro.commands import (
+    DEFAULT_SOURCE,
+    EXIT_OK,
+    UsageError,
+    add_model_args,
+    guard_threshold,
+    load_calibration,
+    load_denoiser,
+    load_detector,
+    noise_model,
+)
 
 
 def cmd_emulate(args) -> int:
@@ -65,6 +75,7 @@ def cmd_acquire(args) -> int:
         check_output(args.snapshot, args.overwrite)
     cal = load_calibration(args.calibration)
     denoiser = load_denoiser(args, cal, mode="sweep")
+    detector = load_detector(args, cal, mode="sweep")
     interactive = args.plot and has_display()
     if args.plot and not interactive:
         print("spectro acquire: no display for --plot; showing the status line instead", file=sys.stderr)
@@ -92,7 +103,7 @@ def cmd_acquire(args) -> int:
     client.connect()
     try:
         summary = acquire(client, args.out, cal, denoiser=denoiser, guard_threshold=guard_threshold(args), count=args.count,
-                          duration=args.duration, overwrite=args.overwrite, on_update=on_update, stop=stop)
+                          duration=args.duration, overwrite=args.overwrite, on_update=on_update, stop=stop, detector=detector)
     finally:
         client.close()
         if tty:
@@ -103,7 +114,8 @@ def cmd_acquire(args) -> int:
             plot.close()
     model = f"denoiser {denoiser.model_hash[:12]}" if denoiser else "no denoising"
     print(f"wrote {summary.path}: {summary.sweeps} sweeps in {summary.seconds:.1f} s from {client.identity.serial}, "
-          f"lost {summary.lost}, link outages {summary.outages}, {model} ({summary.bypassed} passed through undenoised)")
+          f"lost {summary.lost}, link outages {summary.outages}, {model} ({summary.bypassed} passed through undenoised), "
+          f"{summary.flagged} flagged as faulty" + ("" if detector else " (no fault detector)"))
     return EXIT_OK
 
 
