@@ -103,3 +103,20 @@ def test_objectives_use_their_targets():
     torch.testing.assert_close(loss("denoise", Identity(), noisy, clean, noise), torch.mean((noise / rms) ** 2))  # the DAE: clean target
     with pytest.raises(ValueError, match="valid: reconstruct"):
         loss("magic", Identity(), noisy, clean, noise)
+
+
+def test_spectrum_codec_schedule_runs():
+    from training import compression as C
+
+    x, centres = C.spectra(48, np.random.default_rng(0))
+    assert x.shape == (48, C.LENGTH) and np.all(x[:, C.BINS:] == 0) and np.allclose(x.max(axis=1), 1)
+    model = C.codec(16, shortcuts=True)
+    assert model.config.compression == 16
+    cfg = C.CodecSchedule(samples=48, phase1_epochs=1, phase2_epochs=1, phase3_epochs=1, batch_size=16)
+    before = [p.clone() for p in model.head.parameters()]
+    C.train_codec(model, x, cfg)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.head.parameters()))  # phase 3 trained the head
+    m = C.evaluate_codec(model, x[:8], centres[:8])
+    assert set(m) == {"relative_l2", "peak_error_nm", "lines_within_0.1nm"} and np.isfinite(m["relative_l2"])
+    with pytest.raises(ValueError, match="compression"):
+        C.codec(12, shortcuts=True)
