@@ -52,6 +52,7 @@ def run_demo(out_dir: str | Path, *, snr: float = 30.0, sweeps: int = 300, overw
     from firmware_bridge.emulator import EmulatedDevice, EmulatorConfig
     from firmware_bridge.serve import PtyTransport, serve
     from spectro.acquire import acquire
+    from spectro.anomaly import DEFAULT_DETECTOR_PATH, FaultDetector
     from spectro.denoiser import DEFAULT_MODEL_PATH, Denoiser
 
     out_dir = Path(out_dir)
@@ -64,6 +65,7 @@ def run_demo(out_dir: str | Path, *, snr: float = 30.0, sweeps: int = 300, overw
     wl = cal.wavelength_nm
     truth, lines_nm = sources.parse_source(DEMO_SOURCE, wl)
     denoiser = Denoiser(DEFAULT_MODEL_PATH, calibration_id=cal.calibration_id)
+    detector = FaultDetector(DEFAULT_DETECTOR_PATH, calibration_id=cal.calibration_id)
 
     transport = PtyTransport()
     device = EmulatedDevice(params, truth, NoiseModel(white_snr_db=snr), EmulatorConfig(seed=seed))
@@ -75,12 +77,12 @@ def run_demo(out_dir: str | Path, *, snr: float = 30.0, sweeps: int = 300, overw
         with DeviceClient(transport.path) as client:
             ident = client.identity
             echo(f"connected over the serial link: firmware {'.'.join(map(str, ident.firmware))}, {ident.n_steps} voltage steps")
-            summary = acquire(client, rec_path, cal, denoiser=denoiser, count=sweeps, overwrite=overwrite)
+            summary = acquire(client, rec_path, cal, denoiser=denoiser, detector=detector, count=sweeps, overwrite=overwrite)
     finally:
         stop.set()
         emulator.join(5)
         transport.close()
-    echo(f"acquired {summary.sweeps} sweeps in {summary.seconds:.1f} s, {summary.lost} lost → {rec_path}")
+    echo(f"acquired {summary.sweeps} sweeps in {summary.seconds:.1f} s, {summary.lost} lost, {summary.flagged} flagged as faulty → {rec_path}")
 
     with RecordingReader(rec_path) as rec:
         raw = rec.interferogram[()].astype(np.float64)
@@ -104,7 +106,7 @@ def run_demo(out_dir: str | Path, *, snr: float = 30.0, sweeps: int = 300, overw
 
     demo_figure(png_path, wl, cal.voltage_v, raw, denoised, clean, spectra, truth, lines_nm, snr)
     echo(f"figure → {png_path}")
-    return {"sweeps": summary.sweeps, "lost": summary.lost, "snr_before_db": snr_before, "snr_after_db": snr_after,
+    return {"sweeps": summary.sweeps, "lost": summary.lost, "flagged": summary.flagged, "snr_before_db": snr_before, "snr_after_db": snr_after,
             "detection_rate": rate, "median_error_nm": err, "relative_l2": float(np.median(l2)), "peaks_nm": found}
 
 
