@@ -190,12 +190,12 @@ def acquire(
         while recent and now - recent[0][0] > 3.0:
             recent.pop(0)
         span = max(now - recent[0][0], 1e-3) if len(recent) > 1 else max(now - t0, 1e-3)
-        floor = np.mean(((raw[-1] - cal.dark) @ guard.complement) ** 2)
+
         state.sweeps += len(batch)
         state.bypassed += int(bypassed.sum())
         state.lost, state.outages = client.stats.lost, len(client.stats.outages)
         state.rate = sum(n for _, n in recent[1:]) / span if len(recent) > 1 else len(batch) / span
-        state.snr_db = float(10 * np.log10(np.mean(raw[-1].astype(np.float64) ** 2) / max(floor, 1e-300)))
+        state.snr_db = float(np.median(guard.snr_db(raw)))
         state.raw, state.denoised, state.spectrum = raw[-1], den[-1], spectra[-1]
         state.peaks_nm = _peaks(spectra[-1], cal.wavelength_nm)
         if on_update:

@@ -101,7 +101,8 @@ def test_cli_reconstruct_model_options(tmp_path, ref_cal, capsys):
     assert main(["reconstruct", str(rec), "--out", str(raw), "--no-denoise"]) == 0
     with h5py.File(den) as f, h5py.File(raw) as g:
         assert f["entry/sweeps/denoised"].shape == (20, 64)
-        assert f["entry/sweeps/denoise_bypassed"][()].sum() < 5  # in-prior sweeps are denoised
+        # in-prior sweeps at 30 dB are mostly denoised (some pass the 33 dB high-SNR rule: the estimate is noisy)
+        assert f["entry/sweeps/denoise_bypassed"][()].sum() < 10
         assert "denoised" not in g["entry/sweeps"]
         assert not np.allclose(f["entry/spectra/spectrum"][()], g["entry/spectra/spectrum"][()])
     other = _model(tmp_path / "other.onnx")

@@ -46,6 +46,7 @@ def cmd_evaluate(args) -> int:
     _need_training("evaluate")
     from calibration.fileio import atomic_output, check_output
     from calibration.noise import REALISTIC
+    from spectro.guard import NoiseGuard
     from training import checkpoint, evaluate
 
     for path in (args.out, args.png):
@@ -64,6 +65,8 @@ def cmd_evaluate(args) -> int:
     baselines = evaluate.tuned_baselines(cal, noise=noise)
     denoisers = {name: d for name, (d, _, _) in baselines.items()}
     denoisers["CAE"] = model_fn
+    guard = NoiseGuard(cal)
+    denoisers["CAE + guard (default pipeline)"] = lambda Y: guard(Y, model_fn(Y))[0]
     notes = {name: ", ".join(f"{k}={v}" for k, v in p.items()) for name, (_, p, _) in baselines.items()}
     results = evaluate.evaluate(cal, denoisers, trials=args.trials, noise=noise, log=lambda s: print(s, file=sys.stderr))
     text = (f"# Denoiser evaluation\n\ncalibration {cal.calibration_id} ({cal.device}); model {args.model} ({about}); "
