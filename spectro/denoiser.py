@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.errors import CalibrationError, ModelFormatError
-from spectro.onnxrt import check_input, check_sweeps, open_session
+from spectro.onnxrt import OnnxModel, check_sweeps
 
 INPUT, OUTPUTS = "interferogram", ("noise", "denoised")
 FORMAT = "1"
@@ -34,46 +33,16 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-class Denoiser:
+class Denoiser(OnnxModel):
     """Load a model written by ``spectro export`` and denoise sweeps with it.
 
     ``mode``: "sweep" (one thread, lowest latency per sweep) or "batch" (``threads`` cores,
-    default all); see :func:`spectro.onnxrt.open_session`.
-
-    ``calibration_id``: the calibration in use; a model made for another one is refused
-    unless ``force``.
+    default all); see :func:`spectro.onnxrt.open_session`. ``calibration_id``: the
+    calibration in use; a model made for another one is refused unless ``force``.
     """
 
-    def __init__(self, path: str | os.PathLike, *, calibration_id: str | None = None, force: bool = False,
-                 mode: str = "sweep", threads: int | None = None):
-        self.path = Path(path)
-        self.session = open_session(self.path, mode=mode, threads=threads, what="denoiser")
-        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        missing = [k for k in REQUIRED_METADATA if k not in self.metadata]
-        if missing:
-            raise ModelFormatError(f"{self.path} lacks the spectro metadata {missing}; export models with spectro export")
-        if self.metadata["spectro.format"] != FORMAT:
-            raise ModelFormatError(f"{self.path}: model format {self.metadata['spectro.format']!r}, this runtime reads {FORMAT!r}")
-        self.length = self._check_io()
-        self.forced = bool(force)  # the user accepted a calibration mismatch
-        if calibration_id is not None and calibration_id != self.calibration_id and not force:
-            raise CalibrationError(f"model {self.path.name} was trained for calibration {self.calibration_id}, "
-                                   f"but calibration {calibration_id} is in use (pass --force to use it anyway)")
-
-    def _check_io(self) -> int:
-        length = check_input(self.session, self.path, INPUT)
-        names = [o.name for o in self.session.get_outputs()]
-        if tuple(names) != OUTPUTS:
-            raise ModelFormatError(f"{self.path}: expected outputs {list(OUTPUTS)}, got {names}")
-        return length
-
-    @property
-    def calibration_id(self) -> str:
-        return self.metadata["calibration_id"]
-
-    @property
-    def model_hash(self) -> str:
-        return self.metadata["model_sha256"]
+    WHAT, FORMAT = "denoiser", FORMAT
+    INPUT, OUTPUTS, REQUIRED = INPUT, OUTPUTS, REQUIRED_METADATA
 
     @property
     def architecture(self) -> dict:

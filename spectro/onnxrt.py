@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from calibration.errors import ModelFormatError
+from calibration.errors import CalibrationError, ModelFormatError
 
 
 def open_session(path: str | os.PathLike, *, mode: str = "sweep", threads: int | None = None, what: str = "model"):
@@ -62,3 +62,44 @@ def check_sweeps(sweeps, length: int):
     if x.ndim != 2 or x.shape[1] != length:
         raise ValueError(f"sweeps must have shape (N, {length}) or ({length},), got {sweeps.shape}")
     return np.ascontiguousarray(x), single
+
+
+class OnnxModel:
+    """What the runtime's models share: a session, its metadata checked against
+    ``REQUIRED`` and ``FORMAT``, one float32 (batch, V) input ``INPUT``, outputs
+    ``OUTPUTS``, and the calibration the model was made for (refused unless ``force``)."""
+
+    WHAT = "model"
+    INPUT = "interferogram"
+    OUTPUTS: tuple[str, ...] = ()
+    REQUIRED: tuple[str, ...] = ()
+    FORMAT = "1"
+    KIND: str | None = None  # required value of the "spectro.kind" metadata, if any
+
+    def __init__(self, path: str | os.PathLike, *, calibration_id: str | None = None, force: bool = False,
+                 mode: str = "sweep", threads: int | None = None):
+        self.path = Path(path)
+        self.session = open_session(self.path, mode=mode, threads=threads, what=self.WHAT)
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        missing = [k for k in self.REQUIRED if k not in self.metadata]
+        if missing or (self.KIND is not None and self.metadata.get("spectro.kind") != self.KIND):
+            raise ModelFormatError(f"{self.path} is not a spectro {self.WHAT}: it lacks the metadata {missing or ['spectro.kind']} "
+                                   "(export models with spectro export / python -m training.anomaly)")
+        if self.metadata["spectro.format"] != self.FORMAT:
+            raise ModelFormatError(f"{self.path}: {self.WHAT} format {self.metadata['spectro.format']!r}, this runtime reads {self.FORMAT!r}")
+        self.length = check_input(self.session, self.path, self.INPUT)
+        names = [o.name for o in self.session.get_outputs()]
+        if tuple(names) != self.OUTPUTS:
+            raise ModelFormatError(f"{self.path}: expected outputs {list(self.OUTPUTS)}, got {names}")
+        self.forced = bool(force)  # the user accepted a calibration mismatch
+        if calibration_id is not None and calibration_id != self.calibration_id and not force:
+            raise CalibrationError(f"{self.WHAT} {self.path.name} was trained for calibration {self.calibration_id}, "
+                                   f"but calibration {calibration_id} is in use (pass --force to use it anyway)")
+
+    @property
+    def calibration_id(self) -> str:
+        return self.metadata["calibration_id"]
+
+    @property
+    def model_hash(self) -> str:
+        return self.metadata["model_sha256"]

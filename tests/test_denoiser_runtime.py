@@ -82,7 +82,7 @@ def test_bad_model_files(tmp_path, ref_cal):
         Denoiser(_model(tmp_path / "f64.onnx", dtype=TensorProto.DOUBLE))
     with pytest.raises(ModelFormatError, match="expected outputs"):
         Denoiser(_model(tmp_path / "outs.onnx", outs=("a", "b")))
-    with pytest.raises(ModelFormatError, match="lacks the spectro metadata"):
+    with pytest.raises(ModelFormatError, match="is not a spectro denoiser"):
         Denoiser(_model(tmp_path / "meta.onnx", meta={"calibration_id": "abc"}))
     ok = _model(tmp_path / "ok.onnx")
     with pytest.raises(CalibrationError, match="trained for calibration abc"):

@@ -10,12 +10,11 @@ from spectro.commands import EXIT_OK, UsageError, load_calibration, options
 
 
 def _need_training(command: str):
-    try:
-        import torch  # noqa: F401
+    import importlib.util
 
-        import training  # noqa: F401
-    except ImportError as exc:
-        raise UsageError(f"spectro {command} needs PyTorch: pip install torch==2.13.0 -e '.[train]' ({exc})") from None
+    missing = [m for m in ("torch", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"spectro {command} needs the [train] extra: pip install torch==2.13.0 -e '.[train]' (missing: {', '.join(missing)})")
 
 
 def cmd_train(args) -> int:
