@@ -240,9 +240,12 @@ def main(argv=None) -> None:
     ap.add_argument("--faults-per-kind", type=int, default=DetectorConfig.faults_per_kind)
     ap.add_argument("--epochs", type=int, default=DetectorConfig.epochs)
     ap.add_argument("--report", help="also write the Markdown report here")
+    ap.add_argument("--arch", choices=["linear", "ae"], default=DetectorConfig.arch, help="stage-1 autoencoder (ae: nonlinear, Adam)")
+    ap.add_argument("--latent", type=int, default=DetectorConfig.latent)
     args = ap.parse_args(argv)
     cal, params = reference.load_reference(), reference.reference_params()
-    cfg = dataclasses.replace(DetectorConfig(), per_split=args.per_split, faults_per_kind=args.faults_per_kind, epochs=args.epochs)
+    cfg = dataclasses.replace(DetectorConfig(), per_split=args.per_split, faults_per_kind=args.faults_per_kind, epochs=args.epochs,
+                              arch=args.arch, latent=args.latent, optimizer="lbfgs" if args.arch == "linear" else "adam")
     det, report = train_detector(cal, params, cfg)
     text = markdown(report)
     print(text)
