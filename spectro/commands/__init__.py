@@ -56,7 +56,8 @@ def add_model_args(sp) -> None:
     d.add_argument("--detector", metavar="DETECTOR.onnx", help="faulty-sweep detector (default: the shipped one when it was made for the calibration in use)")
     d.add_argument("--no-detect", action="store_true", help="do not score sweeps for faults")
     sp.add_argument("--guard", type=float, default=None, metavar="RATIO",
-                    help="noise-guard threshold: sweeps whose predicted noise exceeds RATIO × the estimated noise floor stay undenoised (default 3; 0 = no guard)")
+                    help="noise-guard threshold: sweeps whose predicted noise exceeds RATIO × the estimated noise floor, or whose estimated SNR "
+                         "exceeds 33 dB, stay undenoised (default 3; 0 = no guard at all)")
 
 
 def load_denoiser(args, cal, mode: str = "batch"):
