@@ -78,6 +78,12 @@ def test_every_backbone_trains_and_exports(arch, tmp_path, capsys):
     np.testing.assert_allclose(out + noise, x, atol=1e-5)
 
 
+def test_info_lists_the_registry():
+    from spectro.commands.data import BACKBONES
+
+    assert BACKBONES == tuple(backbones.REGISTRY)
+
+
 def test_unknown_backbone_and_objective(tmp_path, capsys):
     assert main(["train", "--arch", "transformer", "--out", str(tmp_path / "a")]) == 2
     assert "valid: linear, ae, dae, vae, cae, dcae" in capsys.readouterr().err

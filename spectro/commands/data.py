@@ -154,6 +154,11 @@ def cmd_resolution(args) -> int:
     return EXIT_OK
 
 
+#: The backbones ``spectro train --arch`` offers (training.backbones.REGISTRY; a test keeps
+#: the two equal — listed here so that ``spectro info`` needs no PyTorch).
+BACKBONES = ("linear", "ae", "dae", "vae", "cae", "dcae")
+
+
 def info() -> dict:
     """What this installation ships and offers (``spectro info``)."""
     import importlib.util
@@ -166,17 +171,17 @@ def info() -> dict:
     cal = reference.load_reference()
     model = Denoiser(DEFAULT_MODEL_PATH).describe() if DEFAULT_MODEL_PATH.is_file() else None
     try:  # training needs the [train] extra; look for it without importing torch
-        backbones = ["cae"] if importlib.util.find_spec("torch") is not None else None
+        available = importlib.util.find_spec("torch") is not None
     except ImportError:
-        backbones = None
+        available = False
     return {
         "version": __version__,
         "calibration": {"path": str(reference.REFERENCE_PATH), "calibration_id": cal.calibration_id, "device": cal.device,
                         "shape": list(cal.matrix.shape)},
         "model": model,
         "methods": list(METHODS), "default_method": DEFAULT_METHOD,
-        "backbones": backbones,
-        "training_available": backbones is not None,
+        "backbones": list(BACKBONES),
+        "training_available": available,
     }
 
 
@@ -194,7 +199,7 @@ def cmd_info(args) -> int:
     else:
         print("model        none shipped")
     print(f"methods      {', '.join(d['methods'])} (default {d['default_method']})")
-    print(f"backbones    {', '.join(d['backbones']) if d['backbones'] else 'training extra not installed'}")
+    print(f"backbones    {', '.join(d['backbones'])}" + ("" if d["training_available"] else " (training needs the [train] extra: not installed)"))
     return EXIT_OK
 
 
