@@ -122,3 +122,4 @@ def test_info_json(capsys, ref_cal):
     assert d["calibration"]["calibration_id"] == ref_cal.calibration_id
     assert d["model"]["calibration_id"] == ref_cal.calibration_id and d["model"]["path"].endswith("reference_cae.onnx")
     assert "nnls" in d["methods"] and d["version"]
+    assert d["detector"]["calibration_id"] == ref_cal.calibration_id and d["detector"]["classes"][0] == "normal"

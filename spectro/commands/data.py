@@ -165,11 +165,17 @@ def info() -> dict:
 
     from calibration import reference
     from spectro import __version__
+    from spectro.anomaly import DEFAULT_DETECTOR_PATH, FaultDetector
     from spectro.denoiser import DEFAULT_MODEL_PATH, Denoiser
     from spectro.reconstruct import DEFAULT_METHOD, METHODS
 
     cal = reference.load_reference()
     model = Denoiser(DEFAULT_MODEL_PATH).describe() if DEFAULT_MODEL_PATH.is_file() else None
+    detector = None
+    if DEFAULT_DETECTOR_PATH.is_file():
+        det = FaultDetector(DEFAULT_DETECTOR_PATH)
+        detector = {"path": str(det.path), "model_sha256": det.model_hash, "calibration_id": det.calibration_id,
+                    "threshold": det.threshold, "classes": det.classes}
     try:  # training needs the [train] extra; look for it without importing torch
         available = importlib.util.find_spec("torch") is not None
     except ImportError:
@@ -179,6 +185,7 @@ def info() -> dict:
         "calibration": {"path": str(reference.REFERENCE_PATH), "calibration_id": cal.calibration_id, "device": cal.device,
                         "shape": list(cal.matrix.shape)},
         "model": model,
+        "detector": detector,
         "methods": list(METHODS), "default_method": DEFAULT_METHOD,
         "backbones": list(BACKBONES),
         "training_available": available,
@@ -198,6 +205,10 @@ def cmd_info(args) -> int:
               f"{model['quantisation']}, trained at {model['training_snrs_db']} dB")
     else:
         print("model        none shipped")
+    det = d["detector"]
+    if det:
+        print(f"detector     {det['path']}\n             sha256 {det['model_sha256']}, for calibration {det['calibration_id']}, "
+              f"threshold {det['threshold']:.3g}, faults: {', '.join(det['classes'][1:])}")
     print(f"methods      {', '.join(d['methods'])} (default {d['default_method']})")
     print(f"backbones    {', '.join(d['backbones'])}" + ("" if d["training_available"] else " (training needs the [train] extra: not installed)"))
     return EXIT_OK
