@@ -7,8 +7,8 @@ Training follows DC-AE's decoupled schedule, adapted to 1-D:
 1. the whole autoencoder on spectra downsampled ×4 (768 bins) — cheap, learns the coarse code;
 2. only the middle (latent projections and the deepest down/up blocks) at full length;
 3. only the decoder head (last up block + output convolution) at full length, with an added
-   adversarial loss from a small 1-D convolutional discriminator (hinge loss, weight
-   ``adv_weight``) for sharper lines.
+   adversarial loss from a small 1-D convolutional discriminator (non-saturating logistic
+   loss, weight ``adv_weight``) for sharper lines.
 
 The same schedule trains the ablation without residual shortcuts (``shortcuts=False``).
 
@@ -42,7 +42,7 @@ class CodecSchedule(StrictConfig):
     phase3_epochs: int = 2
     batch_size: int = 32
     lr: float = 2e-3
-    adv_weight: float = 0.01
+    adv_weight: float = 0.001
     seed: int = 0
 
 
@@ -106,7 +106,9 @@ def train_codec(model: DCAE, train_x: np.ndarray, cfg: CodecSchedule = CodecSche
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     full = torch.from_numpy(train_x)
-    low = F.avg_pool1d(full.unsqueeze(1), 4).squeeze(1) * 4  # ×4 downsampled, same area
+    # ×4 downsampled, same area: narrow lines keep their height (plain averaging would cut it
+    # ×4 and left phase 1 at relative L2 0.77 instead of 0.50, measured at 16×).
+    low = F.avg_pool1d(full.unsqueeze(1), 4).squeeze(1) * 4
 
     def mse(x):
         return torch.mean((model(x).recon - x) ** 2)
@@ -121,14 +123,17 @@ def train_codec(model: DCAE, train_x: np.ndarray, cfg: CodecSchedule = CodecSche
     disc = Discriminator()
     d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.lr)
 
+    # Non-saturating logistic GAN losses: bounded below, so the head cannot win the
+    # adversarial term by inflating amplitudes (a hinge generator loss let it: relative L2
+    # 0.49 → 0.66 in phase 3, measured).
     def head_loss(x):
         rec = model(x).recon
-        return torch.mean((rec - x) ** 2) - cfg.adv_weight * disc(rec).mean()
+        return torch.mean((rec - x) ** 2) + cfg.adv_weight * F.softplus(-disc(rec)).mean()
 
     def disc_step(x):
         with torch.no_grad():
             rec = model(x).recon
-        d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(rec)).mean()
+        d_loss = F.softplus(-disc(x)).mean() + F.softplus(disc(rec)).mean()
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
