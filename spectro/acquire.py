@@ -31,7 +31,7 @@ from calibration.matrix import Calibration
 from spectro.anomaly import FaultDetector
 from spectro.denoiser import Denoiser
 from spectro.guard import DEFAULT_THRESHOLD, NoiseGuard
-from spectro.pipeline import denoise_slab, detect_slab, sweep_columns
+from spectro.pipeline import check_models, denoise_slab, detect_slab, sweep_columns
 from spectro.reconstruct import Reconstructor
 from spectro.recording import RecordingWriter, now_iso
 
@@ -130,7 +130,8 @@ def acquire(
     detector: FaultDetector | None = None,
 ) -> AcquireSummary:
     """Record from a connected :class:`DeviceClient` until ``count`` sweeps, ``duration``
-    seconds, ``stop`` is set, Ctrl-C, or the device is lost (its error is in the summary)."""
+    seconds, ``stop`` is set, or Ctrl-C. If the device is lost for good, the recording is
+    finished (flushed, closing metadata) and the device's error is raised."""
     out = check_output(out, overwrite)
     if count is not None and count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
@@ -140,16 +141,13 @@ def acquire(
         client.connect()
     ident = client.identity
     check_device(ident, cal)
-    if denoiser is not None and denoiser.calibration_id != cal.calibration_id and not denoiser.forced:
-        raise CalibrationError(f"model {denoiser.path.name} was trained for calibration {denoiser.calibration_id}, not {cal.calibration_id}")
+    check_models(cal, denoiser, detector)
     recon = Reconstructor(cal, "nnls")
     guard = NoiseGuard(cal, guard_threshold if guard_threshold else DEFAULT_THRESHOLD)
     use_guard = denoiser is not None and guard_threshold is not None
     if overwrite and out.exists():
         out.unlink()
     V = cal.n_voltages
-    if detector is not None and detector.calibration_id != cal.calibration_id and not detector.forced:
-        raise CalibrationError(f"fault detector {detector.path.name} was trained for calibration {detector.calibration_id}, not {cal.calibration_id}")
     columns = {"host_time": (np.float64, None), "device_time_us": (np.uint64, None), "status": (np.uint32, None)}
     columns |= sweep_columns(V, denoiser is not None, detector is not None)
     start_iso = now_iso()

@@ -78,11 +78,8 @@ def reconstruct_file(
     """
     t0 = time.perf_counter()
     recon = Reconstructor(cal, method, **(options or {}))
-    if denoiser is not None and denoiser.calibration_id != cal.calibration_id and not denoiser.forced:
-        raise CalibrationError(f"model {denoiser.path.name} was trained for calibration {denoiser.calibration_id}, not {cal.calibration_id}")
+    check_models(cal, denoiser, detector)
     guard = NoiseGuard(cal, guard_threshold) if denoiser is not None and guard_threshold is not None else None
-    if detector is not None and detector.calibration_id != cal.calibration_id and not detector.forced:
-        raise CalibrationError(f"fault detector {detector.path.name} was trained for calibration {detector.calibration_id}, not {cal.calibration_id}")
     columns = sweep_columns(cal.n_voltages, denoiser is not None, detector is not None)
     with RecordingReader(input_path) as rec:
         check_compatible(rec, cal)
@@ -132,6 +129,13 @@ def denoise_slab(denoiser: Denoiser, guard: NoiseGuard | None, ifg: np.ndarray) 
     if guard is None:
         return den, np.zeros(len(raw), bool)
     return guard(raw, den)
+
+
+def check_models(cal: Calibration, *models) -> None:
+    """Each model (denoiser, detector; None skipped) must be for ``cal`` unless forced."""
+    for m in models:
+        if m is not None and m.calibration_id != cal.calibration_id and not m.forced:
+            raise CalibrationError(f"{m.WHAT} {m.path.name} was trained for calibration {m.calibration_id}, not {cal.calibration_id}")
 
 
 def sweep_columns(n_voltages: int, denoised: bool, detected: bool) -> dict[str, tuple]:

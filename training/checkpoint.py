@@ -35,24 +35,16 @@ def check_output(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
-def _arch_of(model) -> str:
-    if isinstance(model, NoiseCAE):
-        return "cae"
-    from training.backbones import REGISTRY
-
-    for name, (_, cls, _) in REGISTRY.items():
-        if type(model) is cls and name not in ("cae", "ae", "dae", "linear"):
-            return name
-    raise ValueError(f"cannot tell the architecture of {type(model).__name__}; pass arch=")
-
-
 def save(model, meta: dict, out_dir: str | os.PathLike, *, overwrite: bool = False, arch: str | None = None, objective: str = "noise") -> Path:
     """Write the checkpoint folder atomically (a temporary sibling, then a rename)."""
     out = check_output(out_dir, overwrite)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.mkdir()
     try:
-        arch = arch or _arch_of(model)
+        if arch is None:
+            if not isinstance(model, NoiseCAE):
+                raise ValueError(f"save a {type(model).__name__} with arch= (a name in training.backbones.REGISTRY)")
+            arch = "cae"
         if arch == "cae":
             norm = {"kind": "rms", "noise_gain": model.config.noise_gain,
                     "contract": "scale = sqrt(mean(x^2)); noise = net(x/scale) * scale / noise_gain; denoised = x - noise"}
