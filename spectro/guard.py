@@ -36,25 +36,27 @@ class NoiseGuard:
         if self.complement.shape[1] < 2:
             raise ValueError("the calibration spans (almost) every voltage direction: the noise floor cannot be estimated")
 
-    def ratio(self, raw: np.ndarray, denoised: np.ndarray) -> np.ndarray:
-        """mean(ê²)/σ̂² per sweep; raw, denoised (N, V) → (N,)."""
-        raw = np.asarray(raw, np.float64)
-        noise = raw - np.asarray(denoised, np.float64)
-        z = (raw - self.cal.dark) @ self.complement
-        floor = np.maximum(np.mean(z * z, axis=1), 1e-300)
-        return np.mean(noise * noise, axis=1) / floor
+    def floor(self, raw: np.ndarray) -> np.ndarray:
+        """σ̂² per sweep: the mean energy of raw − dark outside the matrix's span; (N, V) → (N,)."""
+        z = (np.asarray(raw, np.float64) - self.cal.dark) @ self.complement
+        return np.maximum(np.mean(z * z, axis=1), 1e-300)
 
-    def snr_db(self, raw: np.ndarray) -> np.ndarray:
+    def ratio(self, raw: np.ndarray, denoised: np.ndarray, floor: np.ndarray | None = None) -> np.ndarray:
+        """mean(ê²)/σ̂² per sweep; raw, denoised (N, V) → (N,)."""
+        noise = np.asarray(raw, np.float64) - np.asarray(denoised, np.float64)
+        return np.mean(noise * noise, axis=1) / (self.floor(raw) if floor is None else floor)
+
+    def snr_db(self, raw: np.ndarray, floor: np.ndarray | None = None) -> np.ndarray:
         """Estimated SNR (dB) per sweep: mean(y²) over the noise floor σ̂²; (N, V) → (N,)."""
         raw = np.asarray(raw, np.float64)
-        z = (raw - self.cal.dark) @ self.complement
-        return 10 * np.log10(np.mean(raw * raw, axis=1) / np.maximum(np.mean(z * z, axis=1), 1e-300))
+        return 10 * np.log10(np.mean(raw * raw, axis=1) / (self.floor(raw) if floor is None else floor))
 
     def __call__(self, raw: np.ndarray, denoised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(output, passed): denoised where the ratio is within the threshold and the SNR
         within ``max_snr_db``, raw elsewhere."""
-        passed = self.ratio(raw, denoised) > self.threshold
+        floor = self.floor(raw)
+        passed = self.ratio(raw, denoised, floor) > self.threshold
         if self.max_snr_db is not None:
-            passed |= self.snr_db(raw) > self.max_snr_db
+            passed |= self.snr_db(raw, floor) > self.max_snr_db
         out = np.where(passed[:, None], np.asarray(raw, np.float64), np.asarray(denoised, np.float64))
         return out, passed
