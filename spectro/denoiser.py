@@ -14,7 +14,6 @@ This module owns the model contract (what ``spectro export`` writes, what the de
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -27,10 +26,6 @@ INPUT, OUTPUTS = "interferogram", ("noise", "denoised")
 FORMAT = "1"
 REQUIRED_METADATA = ("spectro.format", "calibration_id", "normalisation", "architecture", "training_snrs_db", "package_version", "model_sha256")
 DEFAULT_MODEL_PATH = Path(__file__).with_name("data") / "reference_cae.onnx"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class Denoiser(OnnxModel):
